@@ -1,0 +1,136 @@
+/**
+ * Processes: fork(2), _exit(2), waitpid(2), kill(2), getpid(2), and the blocking I/O a forked child runs on.
+ *
+ * Forking Node is safe only under the rules of shared/research/fork-safety.md, which {@link fork} enforces:
+ * node must run with `--single-threaded` (on the command line: NODE_OPTIONS refuses it), no worker thread
+ * may exist, and the child must run synchronously and leave through {@link _exit} (never `process.exit`,
+ * never `await`, never timers). The parent reaps only its own pids with {@link waitpid}.
+ * @module
+ */
+import * as diagnostics from 'node:diagnostics_channel';
+import { isMainThread, type Worker } from 'node:worker_threads';
+import { constant, native, type WaitStatus } from '../binding';
+import { misuse } from '../errors';
+
+export type { WaitStatus };
+
+// Workers started after this module loaded are counted through Node's 'worker_threads' channel.
+let liveWorkers = 0;
+diagnostics.subscribe('worker_threads', (message) => {
+  const worker = (message as { worker: Worker }).worker;
+  liveWorkers++;
+  worker.once('exit', () => liveWorkers--);
+});
+
+/**
+ * Forks the process and returns the child's pid in the parent and 0 in the child. One native call first
+ * undoes Node's MADV_DONTFORK on the V8 heap, then forks; the parent's event loop is blocked for the
+ * length of the call (about 1 ms at 50 MB RSS, growing with RSS).
+ *
+ * Throws `ERR_EPOLLKIT_FORK_NOT_SINGLE_THREADED` unless node runs with `--single-threaded` (without it
+ * about half of allocating children deadlock in V8), and `ERR_EPOLLKIT_FORK_WORKERS` in a worker thread
+ * or while workers live (their threads would be missing in the child, holding locks).
+ * @example
+ * const pid = fork();
+ * if (pid === 0) {
+ *   try { serveOne(fd); } finally { _exit(0); }
+ * }
+ */
+export function fork(): number {
+  if (!process.execArgv.includes('--single-threaded')) {
+    misuse(
+      'ERR_EPOLLKIT_FORK_NOT_SINGLE_THREADED',
+      'fork() needs node started with --single-threaded on its command line (`node --single-threaded app.js`; ' +
+        'NODE_OPTIONS cannot carry it): with V8 helper threads about half of forked children deadlock',
+    );
+  }
+  if (!isMainThread || liveWorkers > 0) {
+    misuse(
+      'ERR_EPOLLKIT_FORK_WORKERS',
+      'fork() cannot run while worker threads exist (or from one): the child would inherit their locks ' +
+        'without their threads. Fork before starting workers, or use a thread model instead',
+    );
+  }
+  return native.fork();
+}
+
+/**
+ * Ends the calling process at once with `code` (0..255), without running Node's exit path — the only
+ * way a forked child may leave. Output still buffered in Node streams is lost: use {@link writeAll}.
+ * @example
+ * _exit(0);
+ */
+export const _exit: (code?: number) => never = native._exit;
+
+/**
+ * Reaps one child of yours: `{pid, exitCode, signal}` once it has ended, or null while it runs (with
+ * WNOHANG, the default). Only a positive pid is accepted (`ERR_EPOLLKIT_WAITPID_PID`): waiting on any
+ * child would steal the exits that `child_process` waits for. Throws ECHILD for a pid that is not your
+ * child or was already reaped.
+ * @example
+ * const status = waitpid(pid); // null while running
+ */
+export const waitpid: (pid: number, options?: number) => WaitStatus | null = native.waitpid;
+
+/**
+ * Sends `signal` (default SIGTERM) to one process (`pid` > 0). Throws ESRCH when it is gone.
+ * @example
+ * kill(pid, SIGKILL);
+ */
+export const kill: (pid: number, signal?: number) => void = native.kill;
+
+/**
+ * The calling process's pid, asked of the kernel. In a forked child `process.pid` still holds the parent's.
+ * @example
+ * getpid() !== process.pid; // true in a forked child
+ */
+export const getpid: () => number = native.getpid;
+
+/**
+ * The parent's pid.
+ * @example
+ * getppid();
+ */
+export const getppid: () => number = native.getppid;
+
+/**
+ * Blocking read of exactly `length` bytes (fewer only at end of stream) within `timeoutMs` (-1: none).
+ * On EAGAIN it polls rather than clearing O_NONBLOCK, which the fd shares with the parent. Throws
+ * ETIMEDOUT at the deadline.
+ * @example
+ * const n = readFull(fd, frame, 0, 12, 5000); // n < 12 means the peer closed
+ */
+export const readFull: (fd: number, buffer: Uint8Array, offset?: number, length?: number, timeoutMs?: number) => number =
+  native.readFull;
+
+/**
+ * Blocking read of at least one byte (0 at end of stream), at most `length`, within `timeoutMs`.
+ * @example
+ * const n = readSome(fd, buf, 0, buf.length, 5000);
+ */
+export const readSome: (fd: number, buffer: Uint8Array, offset?: number, length?: number, timeoutMs?: number) => number =
+  native.readSome;
+
+/**
+ * Blocking write of all of `buffer[offset, offset + length)` within `timeoutMs`; sockets with
+ * MSG_NOSIGNAL, pipes and files with write(2). Returns the byte count; throws ETIMEDOUT, EPIPE...
+ * @example
+ * writeAll(fd, reply, 0, reply.length, 5000);
+ */
+export const writeAll: (fd: number, buffer: Uint8Array, offset?: number, length?: number, timeoutMs?: number) => number =
+  native.writeAll;
+
+export const WNOHANG = constant('WNOHANG');
+export const WUNTRACED = constant('WUNTRACED');
+export const WCONTINUED = constant('WCONTINUED');
+export const SIGTERM = constant('SIGTERM');
+export const SIGKILL = constant('SIGKILL');
+export const SIGINT = constant('SIGINT');
+export const SIGHUP = constant('SIGHUP');
+export const SIGCHLD = constant('SIGCHLD');
+export const SIGSEGV = constant('SIGSEGV');
+export const SIGABRT = constant('SIGABRT');
+export const SIGUSR1 = constant('SIGUSR1');
+export const SIGUSR2 = constant('SIGUSR2');
+export const SIGSTOP = constant('SIGSTOP');
+export const SIGCONT = constant('SIGCONT');

@@ -1,0 +1,28 @@
+// Per-thread counts of the addon's own syscalls; the labs are built on them, so every counted call site
+// increments exactly once per syscall made (checked against `strace -c` by the labs).
+#pragma once
+#include <napi.h>
+#include <cstdint>
+
+namespace epollkit {
+
+// Order is the order of COUNTER_NAMES exported to JS; append only.
+enum Counter : int {
+  kEpollWait, kEpollEvents, kEpollCtl, kAccept4, kRecv, kRecvBytes, kSend, kSendBytes, kRecvfrom,
+  kSendto, kWritev, kSendfile, kSendfileBytes, kPoll, kSelect, kEagain, kCounterCount
+};
+
+struct Counters {
+  bool enabled = true;
+  double values[kCounterCount] = {};
+};
+
+extern thread_local Counters tl_counters;
+
+inline void Count(Counter c, double n = 1) {
+  if (tl_counters.enabled) tl_counters.values[c] += n;
+}
+
+void InitCounters(Napi::Env env, Napi::Object exports);
+
+}  // namespace epollkit

@@ -1,0 +1,97 @@
+// epoll(7): epoll_create1(2), epoll_ctl(2), epoll_wait(2). epollWait fills a caller-owned Int32Array with
+// (token, events) pairs: one JS<->native crossing per batch and no allocation per event.
+#include <errno.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <vector>
+
+#include "common.h"
+
+namespace epollkit {
+namespace {
+
+thread_local std::vector<epoll_event> tl_events;
+
+Napi::Value EpollCreate1(const Napi::CallbackInfo& info) {
+  int32_t flags;
+  if (!ArgIntOr(info, 0, "flags", EPOLL_CLOEXEC, &flags)) return info.Env().Undefined();
+  int fd = epoll_create1(flags | EPOLL_CLOEXEC);
+  if (fd < 0) return ThrowErrno(info.Env(), errno, "epoll_create1");
+  return Napi::Number::New(info.Env(), fd);
+}
+
+// epollCtl(epfd, op, fd, events, token = fd). The token comes back from epollWait in place of the fd,
+// so a caller may use an index into its own table (as mio does).
+Napi::Value EpollCtl(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int32_t epfd, op, fd, token;
+  uint32_t events = 0;
+  if (!ArgFd(info, 0, "epfd", &epfd) || !ArgInt(info, 1, "op", &op) || !ArgFd(info, 2, "fd", &fd)) {
+    return env.Undefined();
+  }
+  if (op != EPOLL_CTL_DEL && !ArgMask(info, 3, "events", &events)) return env.Undefined();
+  if (!ArgIntOr(info, 4, "token", fd, &token)) return env.Undefined();
+  epoll_event ev{};
+  ev.events = events;
+  ev.data.u64 = static_cast<uint32_t>(token);
+  Count(kEpollCtl);
+  if (epoll_ctl(epfd, op, fd, &ev) < 0) {
+    ErrorExtra extra;
+    extra.fd = fd;
+    return ThrowErrno(env, errno, "epoll_ctl", extra);
+  }
+  return env.Undefined();
+}
+
+// epollWait(epfd, events: Int32Array, timeoutMs) -> count, or -errno. A signal delivered to the thread
+// makes epoll_wait fail with EINTR (even with SA_RESTART, see signal(7)); it is returned as -EINTR and
+// the caller simply waits again.
+Napi::Value EpollWait(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int32_t epfd, timeout;
+  int32_t* out;
+  size_t len;
+  if (!ArgFd(info, 0, "epfd", &epfd) || !ArgInt32Array(info, 1, "events", &out, &len) ||
+      !ArgIntOr(info, 2, "timeoutMs", -1, &timeout)) {
+    return env.Undefined();
+  }
+  size_t max = len / 2;
+  if (max == 0) return ThrowRange(env, "The \"events\" array must hold at least one (fd, events) pair");
+  if (max > 65536) max = 65536;
+  if (tl_events.size() < max) tl_events.resize(max);
+  Count(kEpollWait);
+  int n = epoll_wait(epfd, tl_events.data(), static_cast<int>(max), timeout);
+  if (n < 0) return NegErrno(env, errno);
+  Count(kEpollEvents, n);
+  for (int i = 0; i < n; i++) {
+    out[2 * i] = static_cast<int32_t>(tl_events[i].data.u64);
+    out[2 * i + 1] = static_cast<int32_t>(tl_events[i].events);
+  }
+  return Napi::Number::New(env, n);
+}
+
+}  // namespace
+
+void InitEpoll(Napi::Env env, Napi::Object exports) {
+  EPK_FN(exports, "epollCreate1", EpollCreate1);
+  EPK_FN(exports, "epollCtl", EpollCtl);
+  EPK_FN(exports, "epollWait", EpollWait);
+  EPK_CONST(exports, EPOLL_CLOEXEC);
+  EPK_CONST(exports, EPOLL_CTL_ADD);
+  EPK_CONST(exports, EPOLL_CTL_MOD);
+  EPK_CONST(exports, EPOLL_CTL_DEL);
+  EPK_CONST(exports, EPOLLIN);
+  EPK_CONST(exports, EPOLLOUT);
+  EPK_CONST(exports, EPOLLPRI);
+  EPK_CONST(exports, EPOLLERR);
+  EPK_CONST(exports, EPOLLHUP);
+  EPK_CONST(exports, EPOLLRDHUP);
+  EPK_CONST(exports, EPOLLONESHOT);
+  EPK_CONST(exports, EPOLLEXCLUSIVE);
+  EPK_CONST(exports, EPOLLWAKEUP);
+  // EPOLLET is 1u << 31: exported as the unsigned value, so `mask >>> 0` comparisons hold in JS.
+  exports.Set("EPOLLET", Napi::Number::New(env, static_cast<double>(static_cast<uint32_t>(EPOLLET))));
+}
+
+}  // namespace epollkit

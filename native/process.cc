@@ -1,0 +1,240 @@
+// fork(2), _exit(2), waitpid(2), kill(2), getpid(2), and the blocking I/O a forked child needs.
+// The rules (shared/research/fork-safety.md): Node maps V8's heap MADV_DONTFORK, so fork() must first
+// madvise(MADV_DOFORK) every mapping, in the same native call, or the child has no heap and crashes.
+// The child must run synchronously and leave through _exit. The parent waits only on its own pids.
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "common.h"
+
+namespace epollkit {
+namespace {
+
+// Walks /proc/self/maps and undoes MADV_DONTFORK on every mapping. Per-mapping errors (for example
+// EINVAL on [vsyscall]) are ignored: those mappings are the kernel's, not V8's.
+void DoforkAllMappings() {
+  int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  char buf[65536];
+  std::string pending;
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof(buf))) > 0) {
+    pending.append(buf, static_cast<size_t>(n));
+    size_t start = 0, eol;
+    while ((eol = pending.find('\n', start)) != std::string::npos) {
+      unsigned long lo = 0, hi = 0;
+      if (sscanf(pending.c_str() + start, "%lx-%lx", &lo, &hi) == 2 && hi > lo) {
+        madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DOFORK);
+      }
+      start = eol + 1;
+    }
+    pending.erase(0, start);
+  }
+  close(fd);
+}
+
+Napi::Value Fork(const Napi::CallbackInfo& info) {
+  DoforkAllMappings();
+  pid_t pid = fork();
+  if (pid < 0) return ThrowErrno(info.Env(), errno, "fork");
+  return Napi::Number::New(info.Env(), pid);
+}
+
+// _exit(code): the only safe way out of a forked child; Node's own exit path joins threads the child
+// does not have and crashes.
+Napi::Value Exit(const Napi::CallbackInfo& info) {
+  int32_t code;
+  if (!ArgIntOr(info, 0, "code", 0, &code)) return info.Env().Undefined();
+  _exit(code & 0xff);
+}
+
+std::string SignalName(int sig) {
+  const char* abbrev = sigabbrev_np(sig);
+  return abbrev ? std::string("SIG") + abbrev : std::to_string(sig);
+}
+
+// waitpid(pid, options = WNOHANG) -> {pid, exitCode, signal} once the child has ended, or null while it
+// runs (with WNOHANG). pid must be a positive pid of the caller's own child: waiting on -1 or a process
+// group would steal exits that libuv's child_process is waiting for.
+Napi::Value Waitpid(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int32_t pid, options;
+  if (!ArgInt(info, 0, "pid", &pid) || !ArgIntOr(info, 1, "options", WNOHANG, &options)) return env.Undefined();
+  if (pid <= 0) {
+    return ThrowMisuse(env, "ERR_EPOLLKIT_WAITPID_PID",
+                       "waitpid() takes the pid of one child of yours (> 0); waiting on any child would "
+                       "steal the exits of child_process children",
+                       true);
+  }
+  int status = 0;
+  pid_t rc;
+  do {
+    rc = waitpid(pid, &status, options);
+  } while (rc < 0 && errno == EINTR);
+  if (rc < 0) return ThrowErrno(env, errno, "waitpid");
+  if (rc == 0) return env.Null();
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("pid", rc);
+  if (WIFEXITED(status)) {
+    result.Set("exitCode", WEXITSTATUS(status));
+    result.Set("signal", env.Null());
+  } else if (WIFSIGNALED(status)) {
+    result.Set("exitCode", env.Null());
+    result.Set("signal", SignalName(WTERMSIG(status)));
+  } else {
+    // WUNTRACED / WCONTINUED reports: the child lives on.
+    result.Set("exitCode", env.Null());
+    result.Set("signal", WIFSTOPPED(status) ? Napi::Value(Napi::String::New(env, SignalName(WSTOPSIG(status))))
+                                             : env.Null());
+    result.Set("stopped", WIFSTOPPED(status));
+  }
+  return result;
+}
+
+Napi::Value Kill(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int32_t pid, sig;
+  if (!ArgInt(info, 0, "pid", &pid) || !ArgIntOr(info, 1, "signal", SIGTERM, &sig)) return env.Undefined();
+  if (pid <= 0) {
+    return ThrowMisuse(env, "ERR_EPOLLKIT_KILL_PID",
+                       "kill() takes one pid (> 0); process groups and -1 are refused", true);
+  }
+  if (kill(pid, sig) < 0) return ThrowErrno(env, errno, "kill");
+  return env.Undefined();
+}
+
+Napi::Value Getpid(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), getpid()); }
+Napi::Value Getppid(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), getppid()); }
+
+double NowMs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
+}
+
+// Waits for `events` on fd until the deadline; returns 0, or an errno (ETIMEDOUT when it passed).
+int WaitFor(int fd, short events, double deadline) {
+  for (;;) {
+    double left = deadline - NowMs();
+    if (left <= 0) return ETIMEDOUT;
+    pollfd p{fd, events, 0};
+    int rc = poll(&p, 1, left > 2147483647.0 ? -1 : static_cast<int>(left + 0.999));
+    if (rc > 0) return 0;  // ready, or an error condition the next read/write will report
+    if (rc < 0 && errno != EINTR) return errno;
+  }
+}
+
+enum class ReadMode { kSome, kFull };
+
+// Blocking reads for a forked child. The fd's O_NONBLOCK flag belongs to an open file description it
+// shares with the parent, so it is never changed: EAGAIN is answered with poll(2) until the deadline.
+template <ReadMode kMode>
+Napi::Value ReadBlocking(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int32_t fd;
+  uint8_t* data;
+  size_t len;
+  double timeout = -1;
+  if (!ArgFd(info, 0, "fd", &fd) || !ArgBytes(info, 1, "buffer", &data, &len)) return env.Undefined();
+  if (!info[4].IsUndefined() && !ArgDouble(info, 4, "timeoutMs", &timeout)) return env.Undefined();
+  double deadline = timeout < 0 ? 1e300 : NowMs() + timeout;
+  size_t done = 0;
+  const char* syscall = kMode == ReadMode::kFull ? "readFull" : "readSome";
+  while (done < len) {
+    ssize_t n = read(fd, data + done, len - done);
+    if (n > 0) {
+      done += static_cast<size_t>(n);
+      if (kMode == ReadMode::kSome) break;
+    } else if (n == 0) {
+      break;  // EOF: the caller sees a short count
+    } else if (errno == EAGAIN) {
+      int err = WaitFor(fd, POLLIN, deadline);
+      if (err != 0) {
+        ErrorExtra extra;
+        extra.fd = fd;
+        return ThrowErrno(env, err, syscall, extra);
+      }
+    } else if (errno != EINTR) {
+      ErrorExtra extra;
+      extra.fd = fd;
+      return ThrowErrno(env, errno, syscall, extra);
+    }
+  }
+  return Napi::Number::New(env, static_cast<double>(done));
+}
+
+// writeAll(fd, buf, offset?, length?, timeoutMs?) -> bytes (all of them) or throws (ETIMEDOUT, EPIPE...).
+// Sockets are written with MSG_NOSIGNAL; pipes and files with write(2).
+Napi::Value WriteAll(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int32_t fd;
+  uint8_t* data;
+  size_t len;
+  double timeout = -1;
+  if (!ArgFd(info, 0, "fd", &fd) || !ArgBytes(info, 1, "buffer", &data, &len)) return env.Undefined();
+  if (!info[4].IsUndefined() && !ArgDouble(info, 4, "timeoutMs", &timeout)) return env.Undefined();
+  double deadline = timeout < 0 ? 1e300 : NowMs() + timeout;
+  size_t done = 0;
+  bool is_socket = true;
+  while (done < len) {
+    ssize_t n = is_socket ? send(fd, data + done, len - done, MSG_NOSIGNAL) : write(fd, data + done, len - done);
+    if (n >= 0) {
+      done += static_cast<size_t>(n);
+    } else if (errno == ENOTSOCK && is_socket) {
+      is_socket = false;
+    } else if (errno == EAGAIN) {
+      int err = WaitFor(fd, POLLOUT, deadline);
+      if (err != 0) {
+        ErrorExtra extra;
+        extra.fd = fd;
+        return ThrowErrno(env, err, "writeAll", extra);
+      }
+    } else if (errno != EINTR) {
+      ErrorExtra extra;
+      extra.fd = fd;
+      return ThrowErrno(env, errno, "writeAll", extra);
+    }
+  }
+  return Napi::Number::New(env, static_cast<double>(done));
+}
+
+}  // namespace
+
+void InitProcess(Napi::Env env, Napi::Object exports) {
+  EPK_FN(exports, "fork", Fork);
+  EPK_FN(exports, "_exit", Exit);
+  EPK_FN(exports, "waitpid", Waitpid);
+  EPK_FN(exports, "kill", Kill);
+  EPK_FN(exports, "getpid", Getpid);
+  EPK_FN(exports, "getppid", Getppid);
+  EPK_FN(exports, "readFull", ReadBlocking<ReadMode::kFull>);
+  EPK_FN(exports, "readSome", ReadBlocking<ReadMode::kSome>);
+  EPK_FN(exports, "writeAll", WriteAll);
+  EPK_CONST(exports, WNOHANG);
+  EPK_CONST(exports, WUNTRACED);
+  EPK_CONST(exports, WCONTINUED);
+  EPK_CONST(exports, SIGTERM);
+  EPK_CONST(exports, SIGKILL);
+  EPK_CONST(exports, SIGINT);
+  EPK_CONST(exports, SIGHUP);
+  EPK_CONST(exports, SIGCHLD);
+  EPK_CONST(exports, SIGSEGV);
+  EPK_CONST(exports, SIGABRT);
+  EPK_CONST(exports, SIGUSR1);
+  EPK_CONST(exports, SIGUSR2);
+  EPK_CONST(exports, SIGSTOP);
+  EPK_CONST(exports, SIGCONT);
+}
+
+}  // namespace epollkit

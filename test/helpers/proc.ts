@@ -1,0 +1,33 @@
+// What a leak check reads from /proc: this process's open fds and its zombie children.
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+
+/** fd number -> what it points at, for this process. */
+export function openFds(): Map<number, string> {
+  const fds = new Map<number, string>();
+  for (const name of readdirSync('/proc/self/fd')) {
+    try {
+      fds.set(Number(name), readlinkSync(`/proc/self/fd/${name}`));
+    } catch {
+      // The fd readdir itself used is gone by the time we look; it is not ours to count.
+    }
+  }
+  return fds;
+}
+
+/** Pids of this process's children that have exited and not been reaped. */
+export function zombieChildren(parent = process.pid): number[] {
+  const zombies: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    // Fields after the parenthesised command: state, ppid, ...
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (fields[0] === 'Z' && Number(fields[1]) === parent) zombies.push(Number(name));
+  }
+  return zombies;
+}
