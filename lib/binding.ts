@@ -88,6 +88,7 @@ export interface Native {
   watchStart(fd: number, callback: (events: number) => void): number;
   watchClose(id: number): void;
   watchRef(id: number, ref: boolean): void;
+  ownFd(fd: number, owned?: boolean): void;
 
   readonly [constant: string]: unknown;
 }
@@ -95,8 +96,13 @@ export interface Native {
 /** The package root: lib/ in the sources, dist/ once built; both sit one level below it. */
 export const packageRoot: string = path.join(__dirname, '..');
 
-/** The loaded addon, shared by every module of this environment (thread). */
-export const native: Native = nodeGypBuild(packageRoot) as Native;
+/**
+ * The loaded addon, shared by every module of this environment (thread). `EPOLLKIT_NATIVE=/abs/path/epollkit.node`
+ * loads that file instead of asking node-gyp-build (scripts/test-asan.sh uses it for the sanitizer build).
+ */
+export const native: Native = (
+  process.env.EPOLLKIT_NATIVE ? require(path.resolve(process.env.EPOLLKIT_NATIVE)) : nodeGypBuild(packageRoot)
+) as Native;
 
 /** A kernel constant by name, as a number (throws if the addon does not export it). */
 export function constant(name: string): number {

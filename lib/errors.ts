@@ -45,6 +45,8 @@ export type EpollkitErrorCode =
   | 'ERR_EPOLLKIT_ALREADY_REGISTERED'
   | 'ERR_EPOLLKIT_LOOP_CLOSED'
   | 'ERR_EPOLLKIT_LOOP_RUNNING'
+  | 'ERR_EPOLLKIT_ATTACH_NEEDS_EPOLL'
+  | 'ERR_EPOLLKIT_CONNECTION_CLOSED'
   | 'ERR_INVALID_ADDRESS';
 
 /** The API was misused (a closed handle, an fd select cannot hold, fork without --single-threaded...). */

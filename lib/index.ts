@@ -6,3 +6,7 @@
 export * from './errors';
 export * from './sys/index';
 export type { SocketAddress, WaitStatus } from './binding';
+export * from './loop/index';
+export * from './protocols/protocol';
+export { echo } from './protocols/echo';
+export * from './servers/reactor';

@@ -9,6 +9,7 @@
 #define EPK_FN(exports, jsname, fn) (exports).Set(jsname, Napi::Function::New((exports).Env(), fn, jsname))
 
 #include <map>
+#include <set>
 
 namespace epollkit {
 
@@ -20,6 +21,8 @@ struct AddonData {
   Napi::FunctionReference misuseError;  // (message, code, kind) => EpollkitError
   std::map<uint32_t, WatchHandle*> watches;
   uint32_t nextWatchId = 1;
+  // fds closed when the environment is torn down (see watch.cc); owned by the cleanup hook.
+  std::set<int>* ownedFds = nullptr;
 };
 
 void InitEpoll(Napi::Env env, Napi::Object exports);

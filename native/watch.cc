@@ -4,6 +4,10 @@
 // readiness and JS drains with epollWait(epfd, events, 0).
 // An environment that ends with watches still open closes them in an async cleanup hook, which Node
 // waits for until uv_close has finished, so a worker that exits without closing neither leaks nor crashes.
+// The fds a loop owns (its epoll fd, listeners, connections) are raw fds Node knows nothing about: they
+// are declared with ownFd and closed by an environment cleanup hook, registered before any watch, so that
+// it runs after the watches have stopped (Node runs cleanup hooks in reverse order of registration).
+#include <unistd.h>
 #include <uv.h>
 
 #include "common.h"
@@ -49,7 +53,7 @@ void OnReadable(uv_poll_t* handle, int status, int events) {
   Napi::Env env(w->env);
   Napi::HandleScope scope(env);
   napi_value recv, result;
-  napi_get_undefined(w->env, &recv);
+  napi_get_global(w->env, &recv);  // napi_make_callback needs an object receiver
   napi_value arg = Napi::Number::New(env, status < 0 ? status : events);
   // napi_make_callback runs microtasks afterwards, as Node does for its own I/O callbacks.
   napi_status s = napi_make_callback(w->env, w->context, recv, w->callback.Value(), 1, &arg, &result);
@@ -122,9 +126,29 @@ Napi::Value WatchRef(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+void CloseOwnedFds(void* arg) {
+  auto* fds = static_cast<std::set<int>*>(arg);
+  for (int fd : *fds) close(fd);
+  delete fds;
+}
+
+// ownFd(fd, owned = true): while owned, fd is closed if this environment (a worker) ends first.
+Napi::Value OwnFd(const Napi::CallbackInfo& info) {
+  int32_t fd;
+  if (!ArgFd(info, 0, "fd", &fd)) return info.Env().Undefined();
+  std::set<int>* fds = info.Env().GetInstanceData<AddonData>()->ownedFds;
+  if (info[1].IsUndefined() || info[1].ToBoolean().Value()) fds->insert(fd);
+  else fds->erase(fd);
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void InitWatch(Napi::Env env, Napi::Object exports) {
+  AddonData* data = env.GetInstanceData<AddonData>();
+  data->ownedFds = new std::set<int>();
+  napi_add_env_cleanup_hook(env, CloseOwnedFds, data->ownedFds);
+  EPK_FN(exports, "ownFd", OwnFd);
   EPK_FN(exports, "watchStart", WatchStart);
   EPK_FN(exports, "watchClose", WatchClose);
   EPK_FN(exports, "watchRef", WatchRef);

@@ -59,3 +59,13 @@ export class Watch {
 export function watch(fd: number, onReadable: (events: number) => void): Watch {
   return new Watch(fd, onReadable);
 }
+
+/**
+ * Declares that this thread owns `fd` (or no longer does, with `owned` false): an owned fd is closed
+ * when the thread's environment is torn down — a worker that ends without closing its loop leaks nothing.
+ * The loop does this for every fd it owns; call it for raw fds you open in a worker.
+ * @example
+ * ownFd(fd); // ... later, before closing it yourself or handing it over:
+ * ownFd(fd, false);
+ */
+export const ownFd: (fd: number, owned?: boolean) => void = native.ownFd;

@@ -1,0 +1,93 @@
+/**
+ * The epoll(7) backend: level- or edge-triggered, optionally one-shot. The fd is the token, so a ready
+ * event maps back to its key with one array lookup; one epollWait fills a whole batch.
+ * @module
+ */
+import { errnoError, errno } from '../errors';
+import * as sys from '../sys/epoll';
+import { close } from '../sys/socket';
+import { ownFd } from '../sys/watch';
+import { BaseSelector, Interest, markReady, type InterestMask, type MutableKey, type Trigger } from './selector';
+
+/** Options of {@link EpollSelector}. */
+export interface EpollSelectorOptions {
+  /** `'level'` (the default) or `'edge'` (EPOLLET: drain to EAGAIN after every event). */
+  trigger?: Trigger;
+  /** EPOLLONESHOT: each event disarms its key until `modify` re-arms it. */
+  oneshot?: boolean;
+  /** How many events one wait can return (default 1024). */
+  maxEvents?: number;
+}
+
+const READ_BITS = sys.EPOLLIN | sys.EPOLLRDHUP;
+const HANGUP_BITS = sys.EPOLLHUP | sys.EPOLLRDHUP;
+
+/** Selector over one epoll instance. */
+export class EpollSelector<T = unknown> extends BaseSelector<T> {
+  readonly backend = 'epoll';
+  override readonly trigger: Trigger;
+  override readonly oneshot: boolean;
+  override readonly fd: number;
+  readonly #flags: number;
+  readonly #events: Int32Array;
+
+  constructor(options: EpollSelectorOptions = {}) {
+    super();
+    this.trigger = options.trigger ?? 'level';
+    this.oneshot = options.oneshot ?? false;
+    this.#flags = (this.trigger === 'edge' ? sys.EPOLLET : 0) | (this.oneshot ? sys.EPOLLONESHOT : 0);
+    this.#events = new Int32Array(2 * (options.maxEvents ?? 1024));
+    this.fd = sys.epollCreate1();
+    ownFd(this.fd);
+  }
+
+  #mask(interest: InterestMask): number {
+    return (
+      ((interest & Interest.READABLE ? READ_BITS : 0) | (interest & Interest.WRITABLE ? sys.EPOLLOUT : 0) | this.#flags) >>> 0
+    );
+  }
+
+  protected add(key: MutableKey<T>): void {
+    sys.epollCtl(this.fd, sys.EPOLL_CTL_ADD, key.fd, this.#mask(key.interest));
+  }
+
+  protected change(key: MutableKey<T>): void {
+    sys.epollCtl(this.fd, sys.EPOLL_CTL_MOD, key.fd, this.#mask(key.interest));
+  }
+
+  protected remove(key: MutableKey<T>): void {
+    try {
+      sys.epollCtl(this.fd, sys.EPOLL_CTL_DEL, key.fd);
+    } catch (error) {
+      // The caller closed the fd before unregistering: the kernel has already forgotten it.
+      if ((error as { code?: string }).code !== 'EBADF' && (error as { code?: string }).code !== 'ENOENT') throw error;
+    }
+  }
+
+  protected wait(timeoutMs: number): void {
+    const events = this.#events;
+    const n = sys.epollWait(this.fd, events, timeoutMs);
+    if (n < 0) {
+      if (n === -errno.EINTR) return;
+      throw errnoError(n, 'epoll_wait', { fd: this.fd });
+    }
+    for (let i = 0; i < n; i++) {
+      const key = this.keyOf(events[2 * i]);
+      if (!key) continue; // unregistered by a handler earlier in this same batch
+      const mask = events[2 * i + 1];
+      markReady(
+        this.ready,
+        key,
+        (mask & sys.EPOLLIN) !== 0,
+        (mask & sys.EPOLLOUT) !== 0,
+        (mask & HANGUP_BITS) !== 0,
+        (mask & sys.EPOLLERR) !== 0,
+      );
+    }
+  }
+
+  protected release(): void {
+    ownFd(this.fd, false);
+    close(this.fd);
+  }
+}

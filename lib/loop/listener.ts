@@ -1,0 +1,176 @@
+/**
+ * A listening TCP (or AF_UNIX) socket on an {@link EventLoop}: socket(2), bind(2), listen(2), and
+ * accept4(2) in batches — until EAGAIN under edge-triggering (an edge is not repeated for connections
+ * left in the queue), at most `acceptBatch` per readiness under level-triggering (the rest are reported
+ * again, and other fds get their turn).
+ *
+ * Running out of fds (EMFILE/ENFILE) must not spin the loop: the pending connection stays in the queue
+ * and keeps the listener readable. The listener closes a reserve fd to accept and close that one
+ * connection cleanly (the client sees a close rather than a hang), reopens the reserve, and stops
+ * accepting for `emfileBackoffMs` before trying again — the libev/nginx recipe.
+ * @module
+ */
+import { openSync, closeSync } from 'node:fs';
+import { errnoError, errno } from '../errors';
+import * as sys from '../sys/socket';
+import { ownFd } from '../sys/watch';
+import type { EventLoop } from './event-loop';
+import { Interest } from './selector';
+
+/** Options of {@link Listener}. */
+export interface ListenerOptions {
+  /** Address to bind: an IPv4 or IPv6 literal, or an AF_UNIX path (default 127.0.0.1). */
+  host?: string;
+  /** Port (default 0: the kernel picks one; read it from `listener.port`). */
+  port?: number;
+  backlog?: number;
+  /** SO_REUSEPORT: several listeners (processes) on one port, the kernel spreading connections. */
+  reusePort?: boolean;
+  /** Level mode: connections accepted per readiness (default 64). */
+  acceptBatch?: number;
+  /** Pause after EMFILE/ENFILE (default 100 ms). */
+  emfileBackoffMs?: number;
+  /** Reuse an already listening fd (for example one inherited from a prefork parent). */
+  fd?: number;
+}
+
+/** Listens and hands each accepted fd (nonblocking, CLOEXEC) to `onConnection`. */
+export class Listener {
+  readonly fd: number;
+  readonly loop: EventLoop;
+  /** Connections refused for lack of fds. */
+  rejected = 0;
+  /** Connections accepted. */
+  accepted = 0;
+  readonly #onConnection: (fd: number) => void;
+  readonly #edge: boolean;
+  readonly #acceptBatch: number;
+  readonly #backoffMs: number;
+  #reserveFd = -1;
+  #paused = false;
+  #closed = false;
+
+  constructor(loop: EventLoop, onConnection: (fd: number) => void, options: ListenerOptions = {}) {
+    this.loop = loop;
+    this.#onConnection = onConnection;
+    this.#edge = loop.selector.trigger === 'edge';
+    this.#acceptBatch = Math.max(1, options.acceptBatch ?? 64);
+    this.#backoffMs = options.emfileBackoffMs ?? 100;
+    this.fd = options.fd ?? Listener.open(options);
+    this.#openReserve();
+    loop.add(this.fd, Interest.READABLE, () => this.#accept(), { close: () => this.close() });
+  }
+
+  /** Creates, binds and listens a nonblocking socket for `options`; returns its fd. */
+  static open(options: ListenerOptions = {}): number {
+    const host = options.host ?? '127.0.0.1';
+    const domain = host.includes(':') ? sys.AF_INET6 : /^[\d.]+$/.test(host) ? sys.AF_INET : sys.AF_UNIX;
+    const fd = sys.socket(domain, sys.SOCK_STREAM | sys.SOCK_NONBLOCK);
+    try {
+      if (domain !== sys.AF_UNIX) {
+        sys.setsockopt(fd, sys.SOL_SOCKET, sys.SO_REUSEADDR, 1);
+        if (options.reusePort) sys.setsockopt(fd, sys.SOL_SOCKET, sys.SO_REUSEPORT, 1);
+      }
+      sys.bind(fd, host, options.port ?? 0);
+      sys.listen(fd, options.backlog ?? 511);
+    } catch (error) {
+      sys.close(fd);
+      throw error;
+    }
+    return fd;
+  }
+
+  /** The bound address. */
+  address(): sys.SocketAddress {
+    return sys.getsockname(this.fd);
+  }
+
+  /** The bound port (TCP). */
+  get port(): number {
+    return this.address().port ?? 0;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Stops watching for connections (they wait in the kernel's backlog). */
+  pause(): void {
+    if (this.#paused || this.#closed) return;
+    this.#paused = true;
+    this.loop.modify(this.fd, 0);
+  }
+
+  resume(): void {
+    if (!this.#paused || this.#closed) return;
+    this.#paused = false;
+    this.loop.modify(this.fd, Interest.READABLE);
+  }
+
+  /** Stops listening and closes the socket; accepted connections are not affected. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (!this.loop.closed && this.loop.selector.get(this.fd)) this.loop.remove(this.fd);
+    sys.close(this.fd);
+    this.#closeReserve();
+  }
+
+  // The reserve fd is declared owned so that a worker ending without close() does not leak it either.
+  #openReserve(): boolean {
+    try {
+      this.#reserveFd = openSync('/dev/null', 'r');
+    } catch {
+      return false; // still out of fds
+    }
+    ownFd(this.#reserveFd);
+    return true;
+  }
+
+  #closeReserve(): void {
+    if (this.#reserveFd < 0) return;
+    ownFd(this.#reserveFd, false);
+    closeSync(this.#reserveFd);
+    this.#reserveFd = -1;
+  }
+
+  #accept(): void {
+    for (let i = 0; this.#edge || i < this.#acceptBatch; i++) {
+      if (this.#closed || this.#paused) return;
+      const fd = sys.accept4(this.fd, sys.SOCK_NONBLOCK);
+      if (fd >= 0) {
+        this.accepted++;
+        this.#onConnection(fd);
+        continue;
+      }
+      if (fd === -errno.EAGAIN) return;
+      if (fd === -errno.EMFILE || fd === -errno.ENFILE) return this.#outOfFds();
+      // ECONNABORTED and friends concern one connection that is already gone (accept(2), "Error handling").
+      if (fd === -errno.ECONNABORTED || fd === -errno.EPROTO || fd === -errno.EPERM || fd === -errno.EINTR) continue;
+      if (fd === -errno.ENOBUFS || fd === -errno.ENOMEM) return this.#backOff();
+      throw errnoError(fd, 'accept4', { fd: this.fd });
+    }
+  }
+
+  #outOfFds(): void {
+    if (this.#reserveFd >= 0) {
+      this.#closeReserve();
+      const fd = sys.accept4(this.fd, sys.SOCK_NONBLOCK);
+      if (fd >= 0) {
+        sys.close(fd);
+        this.rejected++;
+      }
+      this.#openReserve();
+    }
+    this.#backOff();
+  }
+
+  #backOff(): void {
+    this.pause();
+    this.loop.setTimeout(() => {
+      if (this.#closed) return;
+      if (this.#reserveFd < 0 && !this.#openReserve()) return this.#backOff();
+      this.resume();
+    }, this.#backoffMs);
+  }
+}

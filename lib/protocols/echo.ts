@@ -1,0 +1,16 @@
+/**
+ * Echo (RFC 862 over TCP): every byte comes back; the peer's half-close is answered with ours.
+ * @module
+ */
+import type { Protocol, Session, Transport } from './protocol';
+
+/** The echo protocol. */
+export const echo: Protocol = {
+  name: 'echo',
+  open(transport: Transport): Session {
+    return {
+      onData: (chunk) => transport.write(chunk),
+      onEnd: () => transport.end(),
+    };
+  },
+};

@@ -1,0 +1,37 @@
+/**
+ * The protocol contract, sans-IO: a protocol never touches a socket. It receives bytes and answers with
+ * actions on a {@link Transport} — write these bytes, send this part of a file, half-close, close — so one
+ * implementation runs on every server model: the reactor executes the actions on a nonblocking
+ * Connection, a forked child with blocking writes, a test with a recorder.
+ * @module
+ */
+
+/** The actions a session may take. */
+export interface Transport {
+  /** Queue bytes for the peer. The transport never keeps `data` past the call (it copies what it queues). */
+  write(data: Uint8Array): void;
+  /** Queue `length` bytes of file `fd` from `offset` (sendfile where the transport can). */
+  sendFile(fd: number, offset: number, length: number, onDone?: (error?: Error) => void): void;
+  /** Half-close once queued output is written. */
+  end(): void;
+  /** Close once queued output is written. */
+  close(): void;
+}
+
+/** One connection's (or one peer's) state in a protocol. */
+export interface Session {
+  /** The connection is open (a greeting may be written here). */
+  onOpen?(): void;
+  /** Bytes arrived; `chunk` is only valid during the call. */
+  onData(chunk: Uint8Array): void;
+  /** The peer half-closed. */
+  onEnd?(): void;
+  /** The connection is gone, for whatever reason; release what the session holds. */
+  onClose?(): void;
+}
+
+/** A protocol: a factory of sessions. */
+export interface Protocol {
+  readonly name: string;
+  open(transport: Transport): Session;
+}

@@ -1,0 +1,140 @@
+// EventLoop: timers, callSoon, stop, abort, close, over every backend; the attached flavour beside
+// Node's own timers and sockets.
+import * as net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import * as k from '../../lib/index';
+import { openFds } from '../helpers/proc';
+import { backends } from './backends';
+
+const loops: k.EventLoop[] = [];
+afterEach(() => {
+  for (const loop of loops.splice(0)) loop.close();
+});
+
+describe.each(backends)('$name loop', (backend) => {
+  function make(options: Omit<k.EventLoopOptions, 'selector'> = {}): k.EventLoop {
+    const loop = new k.EventLoop({ ...options, selector: backend.make() });
+    loops.push(loop);
+    return loop;
+  }
+
+  it('runs timers in deadline order, then creation order, and returns when idle', () => {
+    const loop = make();
+    const order: string[] = [];
+    loop.setTimeout(() => order.push('30'), 30);
+    loop.setTimeout(() => order.push('10a'), 10);
+    loop.setTimeout(() => order.push('10b'), 10);
+    const cancelled = loop.setTimeout(() => order.push('never'), 5);
+    loop.setTimeout(() => order.push('0'), 0);
+    loop.clearTimer(cancelled);
+    const t0 = performance.now();
+    loop.run();
+    expect(order).toEqual(['0', '10a', '10b', '30']);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(29);
+    expect(loop.alive).toBe(false);
+  });
+
+  it('repeats intervals until cleared, and stop() from a timer ends run()', () => {
+    const loop = make();
+    let ticks = 0;
+    const interval = loop.setInterval(() => {
+      ticks++;
+      if (ticks === 3) loop.clearTimer(interval);
+    }, 2);
+    loop.setTimeout(() => loop.stop(), 50);
+    loop.setTimeout(() => {
+      throw new Error('stop() did not stop the loop');
+    }, 5000);
+    loop.run();
+    expect(ticks).toBe(3);
+    expect(loop.alive).toBe(true); // the 5 s timer is still pending: stop, not idleness, ended run()
+  });
+
+  it('runs callSoon callbacks after the round, in order, and later rounds for ones they add', () => {
+    const loop = make();
+    const order: number[] = [];
+    loop.callSoon(() => {
+      order.push(1);
+      loop.callSoon(() => order.push(3));
+    });
+    loop.callSoon(() => order.push(2));
+    expect(loop.runOnce(0)).toBe(0);
+    expect(order).toEqual([1, 2]);
+    loop.runOnce(0);
+    expect(order).toEqual([1, 2, 3]);
+  });
+
+  it('stops when its AbortSignal aborts', () => {
+    const controller = new AbortController();
+    const loop = make({ signal: controller.signal });
+    const [a, b] = k.socketpair(k.AF_UNIX, k.SOCK_STREAM | k.SOCK_NONBLOCK);
+    let reads = 0;
+    loop.add(a, k.Interest.READABLE, () => {
+      k.recv(a, Buffer.alloc(16));
+      if (++reads === 2) controller.abort();
+    });
+    loop.add(b, 0, () => {});
+    loop.setInterval(() => k.send(b, Buffer.from('x')), 1);
+    loop.run();
+    expect(reads).toBe(2);
+    expect(controller.signal.aborted).toBe(true);
+  });
+
+  it('dispatches I/O to the handler with the key, and close() releases every fd it owns', () => {
+    const before = openFds().size;
+    const loop = make();
+    const [a, b] = k.socketpair(k.AF_UNIX, k.SOCK_STREAM | k.SOCK_NONBLOCK);
+    const [c, d] = k.socketpair(k.AF_UNIX, k.SOCK_STREAM | k.SOCK_NONBLOCK);
+    const seen: number[] = [];
+    loop.add(a, k.Interest.READABLE, (key) => {
+      seen.push(key.fd);
+      k.recv(a, Buffer.alloc(16));
+    });
+    loop.add(b, 0, () => {});
+    let hookRan = false;
+    loop.add(c, 0, () => {}, { close: () => ((hookRan = true), loop.remove(c), k.close(c)) });
+    loop.add(d, 0, () => {}, { owned: false });
+    k.send(b, Buffer.from('ping'));
+    expect(loop.runOnce(1000)).toBe(1);
+    expect(seen).toEqual([a]);
+    loop.close();
+    expect(hookRan).toBe(true);
+    expect(() => loop.runOnce(0)).toThrow(expect.objectContaining({ code: 'ERR_EPOLLKIT_LOOP_CLOSED' }));
+    expect(openFds().size).toBe(before + 1); // only d, which the loop did not own
+    k.close(d);
+  });
+});
+
+describe('attached loop', () => {
+  it('runs beside Node timers and a Node net client', async () => {
+    const loop = new k.EventLoop().attach();
+    loops.push(loop);
+    const server = new k.ReactorServer(loop, { protocol: k.echo });
+    let loopTimerFired = false;
+    loop.setTimeout(() => (loopTimerFired = true), 5);
+    const nodeTimer = new Promise((resolve) => setTimeout(resolve, 5));
+    const reply = await new Promise<string>((resolve, reject) => {
+      const socket = net.connect(server.port, '127.0.0.1', () => socket.end('hello attached loop'));
+      let text = '';
+      socket.on('data', (chunk) => (text += chunk));
+      socket.on('close', () => resolve(text));
+      socket.on('error', reject);
+    });
+    await nodeTimer;
+    expect(reply).toBe('hello attached loop');
+    expect(loopTimerFired).toBe(true);
+    server.close();
+  });
+
+  it('refuses a backend without an fd to attach', () => {
+    const loop = new k.EventLoop({ selector: new k.PollSelector() });
+    loops.push(loop);
+    expect(() => loop.attach()).toThrow(expect.objectContaining({ code: 'ERR_EPOLLKIT_ATTACH_NEEDS_EPOLL' }));
+  });
+
+  it('refuses run() while attached', () => {
+    const loop = new k.EventLoop().attach();
+    loops.push(loop);
+    expect(() => loop.run()).toThrow(expect.objectContaining({ code: 'ERR_EPOLLKIT_LOOP_RUNNING' }));
+  });
+});
