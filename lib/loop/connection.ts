@@ -105,6 +105,8 @@ export class Connection {
   #deadline: Timer | undefined;
   bytesRead = 0;
   bytesWritten = 0;
+  /** The most output this connection ever held queued: what backpressure bounds. */
+  peakWritableLength = 0;
 
   constructor(loop: EventLoop, fd: number, handlers: ConnectionHandlers, options: ConnectionOptions = {}) {
     this.loop = loop;
@@ -339,6 +341,7 @@ export class Connection {
   }
 
   #afterQueue(): void {
+    if (this.#queued > this.peakWritableLength) this.peakWritableLength = this.#queued;
     if (this.#queued > this.#highWaterMark) this.#setPaused(true);
     this.#updateInterest();
   }

@@ -11,3 +11,4 @@ export * from './timers';
 export * from './event-loop';
 export * from './connection';
 export * from './listener';
+export * from './async-connection';

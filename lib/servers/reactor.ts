@@ -26,6 +26,7 @@ export class ReactorServer {
   readonly connections = new Set<Connection>();
   readonly #options: ReactorServerOptions;
   #closing = false;
+  #peakQueued = 0;
 
   constructor(loop: EventLoop, options: ReactorServerOptions) {
     this.loop = loop;
@@ -47,6 +48,18 @@ export class ReactorServer {
 
   #idle: (() => void) | undefined;
 
+  /** Counters for tests and labs; `peakQueuedBytes` is the most output any one connection held queued. */
+  stats(): { connections: number; accepted: number; rejected: number; peakQueuedBytes: number } {
+    let peak = this.#peakQueued;
+    for (const c of this.connections) peak = Math.max(peak, c.peakWritableLength);
+    return {
+      connections: this.connections.size,
+      accepted: this.listener.accepted,
+      rejected: this.listener.rejected,
+      peakQueuedBytes: peak,
+    };
+  }
+
   #accept(fd: number): void {
     const max = this.#options.maxConnections ?? Infinity;
     let session: Session | undefined;
@@ -58,6 +71,7 @@ export class ReactorServer {
         onEnd: () => (session!.onEnd ? session!.onEnd() : connection.end()),
         onClose: (reason, error) => {
           this.connections.delete(connection);
+          this.#peakQueued = Math.max(this.#peakQueued, connection.peakWritableLength);
           session?.onClose?.();
           if (error) this.#options.onError?.(error, reason);
           if (this.#closing && this.connections.size === 0) this.#idle?.();

@@ -1,0 +1,190 @@
+// Connection and Listener behaviour in-process: the ET starvation hazard, read modes, timeouts, close
+// reasons (exactly once), half-close; and a listener that runs out of fds without spinning.
+import * as net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import * as k from '../../lib/index';
+import { startEchoServer } from './server-process';
+
+const loops: k.EventLoop[] = [];
+const fds: number[] = [];
+afterEach(() => {
+  for (const loop of loops.splice(0)) loop.close();
+  for (const fd of fds.splice(0)) k.close(fd);
+});
+
+function loopWith(selector: k.Selector<k.Registration>): k.EventLoop {
+  const loop = new k.EventLoop({ selector });
+  loops.push(loop);
+  return loop;
+}
+
+/** A connection over a socketpair: the server end in a Connection, the client end raw. */
+function pairConnection(loop: k.EventLoop, handlers: Partial<k.ConnectionHandlers>, options: k.ConnectionOptions = {}) {
+  const [server, client] = k.socketpair(k.AF_UNIX, k.SOCK_STREAM | k.SOCK_NONBLOCK);
+  fds.push(client);
+  const connection = new k.Connection(loop, server, { onData: () => {}, ...handlers }, options);
+  return { connection, client };
+}
+
+const peekBuffer = Buffer.alloc(1 << 16);
+function bytesWaiting(fd: number): number {
+  return Math.max(0, k.recv(fd, peekBuffer, 0, peekBuffer.length, k.MSG_PEEK | k.MSG_DONTWAIT));
+}
+
+describe('read modes', () => {
+  it('ET without draining strands bytes: no further event while data waits', () => {
+    const loop = loopWith(new k.EpollSelector({ trigger: 'edge' }));
+    let received = 0;
+    const { connection, client } = pairConnection(loop, { onData: (c) => (received += c.length) }, { readMode: 'level', readBufferSize: 1024 });
+    k.send(client, Buffer.alloc(10 * 1024, 1));
+    loop.runOnce(100);
+    expect(received).toBe(1024);
+    for (let round = 0; round < 5; round++) expect(loop.runOnce(20)).toBe(0);
+    expect(received).toBe(1024);
+    expect(bytesWaiting(connection.fd)).toBe(9 * 1024);
+    // A new arrival is a new edge: one more read, and still 9 KiB stranded.
+    k.send(client, Buffer.alloc(1024, 2));
+    expect(loop.runOnce(100)).toBe(1);
+    expect(received).toBe(2048);
+    expect(bytesWaiting(connection.fd)).toBe(9 * 1024);
+  });
+
+  it('ET draining reads everything at one event; LT reads once per event and is reported again', () => {
+    const et = loopWith(new k.EpollSelector({ trigger: 'edge' }));
+    let etReads = 0;
+    const a = pairConnection(et, { onData: () => etReads++ }, { readBufferSize: 1024 });
+    k.send(a.client, Buffer.alloc(10 * 1024));
+    expect(et.runOnce(100)).toBe(1);
+    expect(etReads).toBe(10);
+    expect(bytesWaiting(a.connection.fd)).toBe(0);
+
+    const lt = loopWith(new k.EpollSelector({ trigger: 'level' }));
+    let ltReads = 0;
+    const b = pairConnection(lt, { onData: () => ltReads++ }, { readBufferSize: 1024 });
+    k.send(b.client, Buffer.alloc(10 * 1024));
+    let events = 0;
+    while (ltReads < 10) events += lt.runOnce(100);
+    expect(events).toBe(10);
+    expect(lt.runOnce(0)).toBe(0);
+  });
+
+  it('an ET read budget lets other connections in before finishing a large sender', () => {
+    const loop = loopWith(new k.EpollSelector({ trigger: 'edge' }));
+    const order: string[] = [];
+    const big = pairConnection(loop, { onData: () => order.push('big') }, { readBufferSize: 1024, readBudget: 2048 });
+    const small = pairConnection(loop, { onData: () => order.push('small') }, { readBufferSize: 1024, readBudget: 2048 });
+    k.send(big.client, Buffer.alloc(8 * 1024));
+    k.send(small.client, Buffer.alloc(100));
+    loop.runOnce(100);
+    while (bytesWaiting(big.connection.fd) > 0) loop.runOnce(0);
+    expect(order.filter((x) => x === 'big')).toHaveLength(8);
+    expect(order.indexOf('small')).toBeLessThan(order.lastIndexOf('big'));
+  });
+});
+
+describe('closing', () => {
+  it('closes exactly once, with the reason', () => {
+    const loop = loopWith(new k.EpollSelector());
+    const reasons: k.CloseReason[] = [];
+    const { connection } = pairConnection(loop, { onClose: (reason) => reasons.push(reason) });
+    connection.close();
+    connection.close('error');
+    expect(reasons).toEqual(['local']);
+    expect(() => connection.write(Buffer.from('x'))).toThrow(expect.objectContaining({ code: 'ERR_EPOLLKIT_CONNECTION_CLOSED' }));
+  });
+
+  it('a half-close from the peer is answered after the queued output, then closes with "end"', () => {
+    const loop = loopWith(new k.EpollSelector());
+    const reasons: k.CloseReason[] = [];
+    const { connection, client } = pairConnection(loop, {
+      onData: (chunk, c) => c.write(chunk),
+      onClose: (reason) => reasons.push(reason),
+    });
+    k.send(client, Buffer.from('last words'));
+    k.shutdown(client, k.SHUT_WR);
+    for (let i = 0; i < 5 && !connection.closed; i++) loop.runOnce(100);
+    expect(reasons).toEqual(['end']);
+    const buf = Buffer.alloc(64);
+    expect(buf.toString('utf8', 0, k.recv(client, buf))).toBe('last words');
+    expect(k.recv(client, buf)).toBe(0);
+  });
+
+  it('a reset peer closes with "reset" and an ECONNRESET error', async () => {
+    const loop = loopWith(new k.EpollSelector()).attach();
+    const closed = new Promise<[k.CloseReason, Error | undefined]>((resolve) => {
+      const server = new k.ReactorServer(loop, {
+        protocol: k.echo,
+        onError: (error, reason) => {
+          server.close();
+          resolve([reason, error]);
+        },
+      });
+      const socket = net.connect(server.port, '127.0.0.1', () => {
+        socket.write('x'.repeat(10));
+        // Unread echoed bytes plus SO_LINGER 0: the close becomes an RST.
+        setTimeout(() => socket.resetAndDestroy(), 20);
+      });
+      socket.on('error', () => {});
+    });
+    const [reason, error] = await closed;
+    expect(reason).toBe('reset');
+    expect(error).toMatchObject({ code: 'ECONNRESET', syscall: 'recv' });
+  });
+
+  it('idle and read timeouts close with their reason', async () => {
+    const loop = loopWith(new k.EpollSelector()).attach();
+    const reasons: k.CloseReason[] = [];
+    const idle = pairConnection(loop, { onClose: (r) => reasons.push(r) }, { idleTimeoutMs: 30 });
+    const read = pairConnection(loop, { onClose: (r) => reasons.push(r) }, { readTimeoutMs: 60 });
+    // Keep the read-timeout one alive past the idle one's deadline by writing to it (not reading).
+    read.connection.write(Buffer.from('out'));
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    expect(reasons).toEqual(['idle-timeout', 'read-timeout']);
+    expect(idle.connection.closed && read.connection.closed).toBe(true);
+  });
+});
+
+describe('listener out of fds', () => {
+  it('EMFILE neither spins nor stops the server; service resumes when fds come back', async () => {
+    const server = await startEchoServer('epoll-lt', { emfileBackoffMs: 50 }, ['prlimit', '--nofile=48:48']);
+    const clients: net.Socket[] = [];
+    try {
+      const opened = await Promise.all(
+        Array.from({ length: 80 }, () => new Promise<net.Socket>((resolve) => {
+          const s = net.connect(server.port, '127.0.0.1', () => resolve(s));
+          s.on('error', () => resolve(s));
+          clients.push(s);
+        })),
+      );
+      expect(opened).toHaveLength(80);
+      const cpuBefore = processCpuMs(server.pid);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      const cpuMs = processCpuMs(server.pid) - cpuBefore;
+      // Saturated for a second: a spinning accept loop would burn ~1000 ms of CPU.
+      expect(cpuMs).toBeLessThan(200);
+      const stats = await server.stats();
+      expect(stats.rejected).toBeGreaterThan(0);
+      expect(stats.connections).toBeLessThan(48);
+      for (const s of clients) s.destroy();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const reply = await new Promise<string>((resolve, reject) => {
+        const s = net.connect(server.port, '127.0.0.1', () => s.end('after'));
+        let text = '';
+        s.on('data', (c) => (text += c));
+        s.on('close', () => resolve(text));
+        s.on('error', reject);
+      });
+      expect(reply).toBe('after');
+    } finally {
+      for (const s of clients) s.destroy();
+      expect(await server.stop()).toBe(0);
+    }
+  });
+});
+
+function processCpuMs(pid: number): number {
+  const stat = require('node:fs').readFileSync(`/proc/${pid}/stat`, 'utf8') as string;
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]); // utime + stime
+  return (ticks * 1000) / 100;
+}
