@@ -32,6 +32,8 @@ export interface ListenerOptions {
   emfileBackoffMs?: number;
   /** Reuse an already listening fd (for example one inherited from a prefork parent). */
   fd?: number;
+  /** TCP_NODELAY on accepted TCP connections (default true): replies leave at once, not after Nagle's wait. */
+  noDelay?: boolean;
 }
 
 /** Listens and hands each accepted fd (nonblocking, CLOEXEC) to `onConnection`. */
@@ -47,6 +49,7 @@ export class Listener {
   readonly #acceptBatch: number;
   readonly #backoffMs: number;
   #reserveFd = -1;
+  readonly #noDelay: boolean;
   #paused = false;
   #closed = false;
 
@@ -57,6 +60,7 @@ export class Listener {
     this.#acceptBatch = Math.max(1, options.acceptBatch ?? 64);
     this.#backoffMs = options.emfileBackoffMs ?? 100;
     this.fd = options.fd ?? Listener.open(options);
+    this.#noDelay = (options.noDelay ?? true) && sys.getsockopt(this.fd, sys.SOL_SOCKET, sys.SO_DOMAIN) !== sys.AF_UNIX;
     this.#openReserve();
     loop.add(this.fd, Interest.READABLE, () => this.#accept(), { close: () => this.close() });
   }
@@ -140,6 +144,7 @@ export class Listener {
       const fd = sys.accept4(this.fd, sys.SOCK_NONBLOCK);
       if (fd >= 0) {
         this.accepted++;
+        if (this.#noDelay) sys.setsockopt(fd, sys.IPPROTO_TCP, sys.TCP_NODELAY, 1);
         this.#onConnection(fd);
         continue;
       }
