@@ -27,9 +27,15 @@ export function cacheDir(): string {
 export function buildC(name: string, extraFlags: string[] = [], cc = process.env.CC ?? 'cc'): string {
   const source = path.join(packageRoot, 'bench', `${name}.c`);
   const flags = [...CFLAGS, ...extraFlags];
-  const key = createHash('sha256').update(readFileSync(source)).update(cc).update(flags.join(' ')).digest('hex').slice(0, 16);
+  const hash = createHash('sha256').update(readFileSync(source)).update(cc).update(flags.join(' '));
+  // Headers beside the source are part of what gets built.
+  for (const file of readdirSync(path.dirname(source)).sort()) {
+    if (file.endsWith('.h')) hash.update(readFileSync(path.join(path.dirname(source), file)));
+  }
+  const key = hash.digest('hex').slice(0, 16);
   const dir = cacheDir();
-  const exe = path.join(dir, `${name}-${key}`);
+  const base = name.replace(/\//g, '-');
+  const exe = path.join(dir, `${base}-${key}`);
   if (existsSync(exe)) return exe;
   mkdirSync(dir, { recursive: true });
   const tmp = `${exe}.tmp${process.pid}`;
@@ -39,7 +45,7 @@ export function buildC(name: string, extraFlags: string[] = [], cc = process.env
   renameSync(tmp, exe);
   // Binaries of older versions of the source are dead weight.
   for (const file of readdirSync(dir)) {
-    if (file.startsWith(`${name}-`) && path.join(dir, file) !== exe) rmSync(path.join(dir, file), { force: true });
+    if (file.startsWith(`${base}-`) && path.join(dir, file) !== exe) rmSync(path.join(dir, file), { force: true });
   }
   return exe;
 }
