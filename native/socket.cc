@@ -141,14 +141,15 @@ Napi::Value Recvfrom(const Napi::CallbackInfo& info) {
   size_t len;
   if (!ArgFd(info, 0, "fd", &fd) || !ArgBytes(info, 1, "buffer", &data, &len)) return env.Undefined();
   bool want_peer = info[4].IsObject();
-  sockaddr_storage ss;
+  sockaddr_storage ss{};
   socklen_t slen = sizeof(ss);
   Count(kRecvfrom);
   ssize_t n = recvfrom(fd, data, len, 0, want_peer ? reinterpret_cast<sockaddr*>(&ss) : nullptr,
                        want_peer ? &slen : nullptr);
   if (n < 0) return NegErrno(env, errno);
   Count(kRecvBytes, static_cast<double>(n));
-  if (want_peer) FormatAddress(reinterpret_cast<sockaddr*>(&ss), slen, info[4].As<Napi::Object>());
+  // A connected stream socket reports no address (slen 0): leave `peer` untouched rather than invent one.
+  if (want_peer && slen >= sizeof(sa_family_t)) FormatAddress(reinterpret_cast<sockaddr*>(&ss), slen, info[4].As<Napi::Object>());
   return Napi::Number::New(env, static_cast<double>(n));
 }
 
@@ -193,7 +194,12 @@ Napi::Value Writev(const Napi::CallbackInfo& info) {
     napi_get_buffer_info(env, v, &tl_iov[k].iov_base, &tl_iov[k].iov_len);
   }
   Count(kWritev);
-  ssize_t n = writev(fd, tl_iov.data(), static_cast<int>(count));
+  // writev(2) cannot take MSG_NOSIGNAL; sendmsg with the same iovec can. Pipes and files still use writev.
+  msghdr msg{};
+  msg.msg_iov = tl_iov.data();
+  msg.msg_iovlen = count;
+  ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+  if (n < 0 && errno == ENOTSOCK) n = writev(fd, tl_iov.data(), static_cast<int>(count));
   if (n < 0) return NegErrno(env, errno);
   Count(kSendBytes, static_cast<double>(n));
   return Napi::Number::New(env, static_cast<double>(n));

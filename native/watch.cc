@@ -57,7 +57,9 @@ void OnReadable(uv_poll_t* handle, int status, int events) {
   napi_value arg = Napi::Number::New(env, status < 0 ? status : events);
   // napi_make_callback runs microtasks afterwards, as Node does for its own I/O callbacks.
   napi_status s = napi_make_callback(w->env, w->context, recv, w->callback.Value(), 1, &arg, &result);
-  if (s == napi_pending_exception) {
+  bool pending = false;
+  napi_is_exception_pending(w->env, &pending);
+  if (s != napi_ok && pending) {
     napi_value error;
     napi_get_and_clear_last_exception(w->env, &error);
     napi_fatal_exception(w->env, error);  // an 'uncaughtException', like any throwing I/O callback

@@ -1,6 +1,7 @@
 /**
  * The addon's own syscall counts, per thread: epoll_wait calls and events returned, epoll_ctl, accept4,
- * recv/send calls and bytes, recvfrom, sendto, writev, sendfile, poll, select, and EAGAIN results.
+ * recv/send calls and bytes, recvfrom, sendto, writev (made as sendmsg(2) on sockets, so that it can carry
+ * MSG_NOSIGNAL: strace lists it as sendmsg), sendfile, poll, select, and EAGAIN results.
  * Every call the addon makes on these paths is counted exactly once, so the figures agree with
  * `strace -c` on the same run; the labs are built on them.
  * @module
