@@ -10,3 +10,6 @@ export * from './loop/index';
 export * from './protocols/protocol';
 export { echo } from './protocols/echo';
 export * from './servers/reactor';
+export * from './protocols/calculator';
+export * from './protocols/session';
+export * from './servers/udp';
