@@ -13,3 +13,6 @@ export * from './servers/reactor';
 export * from './protocols/calculator';
 export * from './protocols/session';
 export * from './servers/udp';
+export * from './protocols/http/parser';
+export * from './protocols/http/static';
+export { contentType, MIME_TYPES } from './protocols/http/mime';

@@ -93,7 +93,9 @@ export function transportOf(connection: Connection): Transport {
       if (!connection.closed) connection.write(data);
     },
     sendFile: (fd, offset, length, onDone) => {
-      if (!connection.closed) connection.sendFile(fd, offset, length, onDone);
+      // The caller releases the file in onDone: it must run even when the connection is already gone.
+      if (connection.closed) onDone?.(new Error('connection closed'));
+      else connection.sendFile(fd, offset, length, onDone);
     },
     end: () => connection.end(),
     close: () => connection.gracefulClose(),
