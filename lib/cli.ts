@@ -45,7 +45,7 @@ function defaultPort(protocol: ServeOptions['protocol']): number {
 
 function serve(options: ServeOptions): void {
   const loop = new EventLoop({ selector: selectorFor(options.model) }).attach();
-  const server = new ReactorServer(loop, {
+  const server = new ReactorServer({ loop,
     protocol: protocolFor(options),
     host: options.host,
     port: options.port ?? defaultPort(options.protocol),
@@ -56,8 +56,7 @@ function serve(options: ServeOptions): void {
   const where = options.protocol === 'http' ? `http://${address.includes(':') ? `[${address}]` : address}:${port}/` : `${address}:${port}`;
   process.stdout.write(`epollkit ${options.protocol} server (${options.model}) listening on ${where}\n`);
   const stop = (): void => {
-    server.close(() => loop.close());
-    setTimeout(() => loop.close(), 5000).unref();
+    void server.close().then(() => loop.close());
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

@@ -16,3 +16,4 @@ export * from './servers/udp';
 export * from './protocols/http/parser';
 export * from './protocols/http/static';
 export { contentType, MIME_TYPES } from './protocols/http/mime';
+export * from './servers/multiplexing';

@@ -31,7 +31,7 @@ export function selectorFor(backend: string): Selector<Registration> {
 if (require.main === module) {
   const [backend = 'epoll-lt', port = '0'] = process.argv.slice(2);
   const loop = new EventLoop({ selector: selectorFor(backend) });
-  const server = new ReactorServer(loop, { protocol: echo, port: Number(port) });
+  const server = new ReactorServer({ loop, protocol: echo, port: Number(port) });
   process.stdout.write(`listening ${server.port}\n`);
   loop.run();
 }

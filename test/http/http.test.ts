@@ -30,7 +30,7 @@ beforeAll(() => {
   symlinkSync(path.join(outside, 'secret.txt'), path.join(root, 'escape.txt'));
   symlinkSync(outside, path.join(root, 'escape-dir'));
   loop = new k.EventLoop({ selector: new k.EpollSelector({ trigger: 'edge' }) }).attach();
-  server = new k.ReactorServer(loop, { protocol: k.httpStatic({ root }) });
+  server = new k.ReactorServer({ loop, protocol: k.httpStatic({ root }) });
   base = `http://127.0.0.1:${server.port}`;
 });
 

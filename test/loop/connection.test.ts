@@ -112,9 +112,9 @@ describe('closing', () => {
   it('a reset peer closes with "reset" and an ECONNRESET error', async () => {
     const loop = loopWith(new k.EpollSelector()).attach();
     const closed = new Promise<[k.CloseReason, Error | undefined]>((resolve) => {
-      const server = new k.ReactorServer(loop, {
+      const server = new k.ReactorServer({ loop,
         protocol: k.echo,
-        onError: (error, reason) => {
+        handleError: (error, reason) => {
           server.close();
           resolve([reason, error]);
         },

@@ -31,7 +31,7 @@ const serveInWorker = `
   const { parentPort, workerData } = require('node:worker_threads');
   const k = require(workerData.dist);
   const loop = new k.EventLoop().attach();
-  const server = new k.ReactorServer(loop, { protocol: k.echo });
+  const server = new k.ReactorServer({ loop, protocol: k.echo });
   parentPort.postMessage(server.port);
   parentPort.on('message', (m) => {
     if (m === 'close') { loop.close(); parentPort.close(); }

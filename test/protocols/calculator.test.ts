@@ -58,7 +58,7 @@ describe('interoperation with seed 001', () => {
   it('the seed C client, over a pipe, against the epollkit calculator server', async () => {
     const loop = new k.EventLoop().attach();
     loops.push(loop);
-    const server = new k.ReactorServer(loop, { protocol: calculator });
+    const server = new k.ReactorServer({ loop, protocol: calculator });
     const client = buildC('seed001/client');
     const output = await new Promise<string>((resolve, reject) => {
       const child = spawn(client, [String(server.port)], { stdio: ['pipe', 'pipe', 'inherit'] });

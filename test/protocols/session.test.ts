@@ -99,7 +99,7 @@ describe('session over TCP', () => {
     const loop = new k.EventLoop().attach();
     loops.push(loop);
     const store = new k.SessionStore();
-    const server = new k.ReactorServer(loop, { protocol: k.sessionProtocol(store) });
+    const server = new k.ReactorServer({ loop, protocol: k.sessionProtocol(store) });
     const frames = Buffer.concat([1, 2, 3].map((i) => k.encodeSessionRequest({ op: k.SessionOp.ADD, flags: 0, handle: 0, requestId: i, value: i })));
     const replies = await new Promise<Buffer>((resolve, reject) => {
       const chunks: Buffer[] = [];
