@@ -7,6 +7,7 @@
  * Hot-path calls return `-errno` instead of throwing; {@link errnoError} turns one into an error.
  * @module
  */
+import { constants } from 'node:os';
 import { getSystemErrorMap, getSystemErrorName } from 'node:util';
 import { native } from './binding';
 
@@ -77,14 +78,18 @@ export function errnoError(
   extra: { fd?: number; address?: string; port?: number } = {},
 ): SystemError {
   const errno = negativeErrno < 0 ? negativeErrno : -negativeErrno;
-  const code = getSystemErrorName(errno);
-  const description = getSystemErrorMap().get(errno)?.[1] ?? 'unknown error';
+  const known = getSystemErrorMap().get(errno);
+  // libuv's table (which Node's names come from) lacks a few errnos, ECHILD among them: use the kernel's name.
+  const code = known?.[0] ?? errnoNames.get(-errno) ?? getSystemErrorName(errno);
+  const description = known?.[1] ?? 'system error';
   let where = '';
   if (extra.address !== undefined) where = ` ${extra.address}${extra.port !== undefined ? `:${extra.port}` : ''}`;
   const error = new SystemError(`${syscall} ${code}: ${description}${where}`, code, errno, syscall);
   Object.assign(error, extra);
   return error;
 }
+
+const errnoNames = new Map(Object.entries(constants.errno).map(([name, value]) => [value, name]));
 
 /** Throws an {@link EpollkitError}; for misuse detected in TypeScript. */
 export function misuse(code: EpollkitErrorCode, message: string): never {

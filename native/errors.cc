@@ -5,6 +5,7 @@
 #include "common.h"
 
 #include <errno.h>
+#include <string.h>
 #include <uv.h>
 
 #define EPK_ERRNO(name) errnos.Set(#name, Napi::Number::New(env, name))
@@ -45,7 +46,16 @@ Napi::Value ThrowWithCode(Napi::Env env, const char* kind, const char* code, con
 
 Napi::Value ThrowErrno(Napi::Env env, int err, const char* syscall, const ErrorExtra& extra) {
   const char* code = uv_err_name(-err);
-  std::string message = std::string(syscall) + " " + code + ": " + uv_strerror(-err);
+  std::string description = uv_strerror(-err);
+  // libuv's table lacks some errnos this addon can raise (ECHILD from waitpid): name them from libc.
+  if (strncmp(code, "Unknown system error", 20) == 0) {
+    const char* name = strerrorname_np(err);
+    if (name != nullptr) {
+      code = name;
+      description = strerror(err);
+    }
+  }
+  std::string message = std::string(syscall) + " " + code + ": " + description;
   if (!extra.path.empty()) {
     message += " " + extra.path;
   } else if (!extra.address.empty()) {

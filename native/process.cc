@@ -4,6 +4,7 @@
 // The child must run synchronously and leave through _exit. The parent waits only on its own pids.
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -135,6 +136,35 @@ int WaitFor(int fd, short events, double deadline) {
   }
 }
 
+// One read that does not block even on a blocking fd (EAGAIN instead).
+ssize_t ReadNow(int fd, uint8_t* p, size_t n, bool* is_socket) {
+  if (*is_socket) {
+    ssize_t r = recv(fd, p, n, MSG_DONTWAIT);
+    if (r >= 0 || errno != ENOTSOCK) return r;
+    *is_socket = false;
+  }
+  pollfd q{fd, POLLIN, 0};
+  int rc = poll(&q, 1, 0);
+  if (rc == 0) {
+    errno = EAGAIN;
+    return -1;
+  }
+  if (rc < 0) return -1;
+  return read(fd, p, n);
+}
+
+// One write to a blocking non-socket fd that does not block (EAGAIN instead).
+ssize_t WriteNow(int fd, const uint8_t* p, size_t n) {
+  pollfd q{fd, POLLOUT, 0};
+  int rc = poll(&q, 1, 0);
+  if (rc == 0) {
+    errno = EAGAIN;
+    return -1;
+  }
+  if (rc < 0) return -1;
+  return write(fd, p, n < PIPE_BUF ? n : PIPE_BUF);
+}
+
 enum class ReadMode { kSome, kFull };
 
 // Blocking reads for a forked child. The fd's O_NONBLOCK flag belongs to an open file description it
@@ -151,8 +181,11 @@ Napi::Value ReadBlocking(const Napi::CallbackInfo& info) {
   double deadline = timeout < 0 ? 1e300 : NowMs() + timeout;
   size_t done = 0;
   const char* syscall = kMode == ReadMode::kFull ? "readFull" : "readSome";
+  // With a deadline, never block in read(2) itself, whatever O_NONBLOCK says (a blocking fd would
+  // ignore the deadline): MSG_DONTWAIT on sockets, a zero-timeout poll first on anything else.
+  bool is_socket = true;
   while (done < len) {
-    ssize_t n = read(fd, data + done, len - done);
+    ssize_t n = timeout < 0 ? read(fd, data + done, len - done) : ReadNow(fd, data + done, len - done, &is_socket);
     if (n > 0) {
       done += static_cast<size_t>(n);
       if (kMode == ReadMode::kSome) break;
@@ -187,8 +220,14 @@ Napi::Value WriteAll(const Napi::CallbackInfo& info) {
   double deadline = timeout < 0 ? 1e300 : NowMs() + timeout;
   size_t done = 0;
   bool is_socket = true;
+  // With a deadline on a blocking fd, send(2)/write(2) must not block either: MSG_DONTWAIT on sockets;
+  // elsewhere poll first and write at most PIPE_BUF (which POLLOUT guarantees room for).
+  int fl = timeout < 0 ? 0 : fcntl(fd, F_GETFL);
+  bool guard = timeout >= 0 && fl >= 0 && (fl & O_NONBLOCK) == 0;
   while (done < len) {
-    ssize_t n = is_socket ? send(fd, data + done, len - done, MSG_NOSIGNAL) : write(fd, data + done, len - done);
+    ssize_t n = is_socket ? send(fd, data + done, len - done, MSG_NOSIGNAL | (guard ? MSG_DONTWAIT : 0))
+                : guard   ? WriteNow(fd, data + done, len - done)
+                          : write(fd, data + done, len - done);
     if (n >= 0) {
       done += static_cast<size_t>(n);
     } else if (errno == ENOTSOCK && is_socket) {

@@ -22,6 +22,17 @@ diagnostics.subscribe('worker_threads', (message) => {
   worker.once('exit', () => liveWorkers--);
 });
 
+// Workers created before this module loaded are invisible to the channel: until one fork() has found
+// none alive, ask process.report (about 10 ms, so only until then; later workers are all counted).
+let sawNoEarlyWorkers = false;
+function workersBeforeLoad(): boolean {
+  if (sawNoEarlyWorkers) return false;
+  const report = process.report?.getReport() as { workers?: unknown[] } | undefined;
+  if ((report?.workers?.length ?? 0) > 0) return true;
+  sawNoEarlyWorkers = true;
+  return false;
+}
+
 /**
  * Forks the process and returns the child's pid in the parent and 0 in the child. One native call first
  * undoes Node's MADV_DONTFORK on the V8 heap, then forks; the parent's event loop is blocked for the
@@ -44,7 +55,7 @@ export function fork(): number {
         'NODE_OPTIONS cannot carry it): with V8 helper threads about half of forked children deadlock',
     );
   }
-  if (!isMainThread || liveWorkers > 0) {
+  if (!isMainThread || liveWorkers > 0 || workersBeforeLoad()) {
     misuse(
       'ERR_EPOLLKIT_FORK_WORKERS',
       'fork() cannot run while worker threads exist (or from one): the child would inherit their locks ' +
