@@ -17,3 +17,4 @@ export * from './protocols/http/parser';
 export * from './protocols/http/static';
 export { contentType, MIME_TYPES } from './protocols/http/mime';
 export * from './servers/multiplexing';
+export * from './protocols/index';

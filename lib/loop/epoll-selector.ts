@@ -7,7 +7,7 @@ import { errnoError, errno } from '../errors';
 import * as sys from '../sys/epoll';
 import { close } from '../sys/socket';
 import { ownFd } from '../sys/watch';
-import { BaseSelector, Interest, markReady, type InterestMask, type MutableKey, type Trigger } from './selector';
+import { BaseSelector, Interest, markReady, type InterestMask, type MutableKey, type RegisterOptions, type Trigger } from './selector';
 
 /** Options of {@link EpollSelector}. */
 export interface EpollSelectorOptions {
@@ -30,6 +30,7 @@ export class EpollSelector<T = unknown> extends BaseSelector<T> {
   override readonly fd: number;
   readonly #flags: number;
   readonly #events: Int32Array;
+  readonly #exclusive = new Set<number>();
 
   constructor(options: EpollSelectorOptions = {}) {
     super();
@@ -47,15 +48,24 @@ export class EpollSelector<T = unknown> extends BaseSelector<T> {
     );
   }
 
-  protected add(key: MutableKey<T>): void {
-    sys.epollCtl(this.fd, sys.EPOLL_CTL_ADD, key.fd, this.#mask(key.interest));
+  protected add(key: MutableKey<T>, options?: RegisterOptions): void {
+    const exclusive = options?.exclusive ? sys.EPOLLEXCLUSIVE : 0;
+    sys.epollCtl(this.fd, sys.EPOLL_CTL_ADD, key.fd, (this.#mask(key.interest) | exclusive) >>> 0);
+    if (exclusive) this.#exclusive.add(key.fd);
   }
 
   protected change(key: MutableKey<T>): void {
+    // EPOLLEXCLUSIVE cannot be modified (EINVAL): such a key changes interest by DEL and ADD.
+    if (this.#exclusive.has(key.fd)) {
+      sys.epollCtl(this.fd, sys.EPOLL_CTL_DEL, key.fd);
+      sys.epollCtl(this.fd, sys.EPOLL_CTL_ADD, key.fd, (this.#mask(key.interest) | sys.EPOLLEXCLUSIVE) >>> 0);
+      return;
+    }
     sys.epollCtl(this.fd, sys.EPOLL_CTL_MOD, key.fd, this.#mask(key.interest));
   }
 
   protected remove(key: MutableKey<T>): void {
+    this.#exclusive.delete(key.fd);
     try {
       sys.epollCtl(this.fd, sys.EPOLL_CTL_DEL, key.fd);
     } catch (error) {

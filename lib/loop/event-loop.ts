@@ -91,11 +91,11 @@ export class EventLoop {
     fd: number,
     interest: InterestMask,
     handler: Registration['handler'],
-    options: { owned?: boolean; close?: () => void } = {},
+    options: { owned?: boolean; close?: () => void; exclusive?: boolean } = {},
   ): SelectorKey<Registration> {
     this.#checkOpen();
     const owned = options.owned ?? true;
-    const key = this.selector.register(fd, interest, { handler, close: options.close, owned });
+    const key = this.selector.register(fd, interest, { handler, close: options.close, owned }, { exclusive: options.exclusive });
     // Owned fds are closed by the addon if this thread's environment ends before the loop is closed.
     if (owned) ownFd(fd);
     if (this.#watch && this.selector.size === 1) this.#watch.ref();

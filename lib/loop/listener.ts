@@ -32,6 +32,13 @@ export interface ListenerOptions {
   emfileBackoffMs?: number;
   /** Reuse an already listening fd (for example one inherited from a prefork parent). */
   fd?: number;
+  /**
+   * Register the listener with EPOLLEXCLUSIVE (epoll only): for processes that share one listening
+   * socket, each with its own epoll, so that a connection wakes one of them, not all.
+   */
+  exclusive?: boolean;
+  /** Do not close the listening fd on `close()` (it belongs to someone else, e.g. a prefork parent). */
+  borrowed?: boolean;
   /** TCP_NODELAY on accepted TCP connections (default true): replies leave at once, not after Nagle's wait. */
   noDelay?: boolean;
 }
@@ -50,6 +57,7 @@ export class Listener {
   readonly #backoffMs: number;
   #reserveFd = -1;
   readonly #noDelay: boolean;
+  readonly #borrowed: boolean;
   #paused = false;
   #closed = false;
 
@@ -62,7 +70,8 @@ export class Listener {
     this.fd = options.fd ?? Listener.open(options);
     this.#noDelay = (options.noDelay ?? true) && sys.getsockopt(this.fd, sys.SOL_SOCKET, sys.SO_DOMAIN) !== sys.AF_UNIX;
     this.#openReserve();
-    loop.add(this.fd, Interest.READABLE, () => this.#accept(), { close: () => this.close() });
+    this.#borrowed = options.borrowed ?? false;
+    loop.add(this.fd, Interest.READABLE, () => this.#accept(), { close: () => this.close(), exclusive: options.exclusive, owned: !this.#borrowed });
   }
 
   /** Creates, binds and listens a nonblocking socket for `options`; returns its fd. */
@@ -116,7 +125,7 @@ export class Listener {
     if (this.#closed) return;
     this.#closed = true;
     if (!this.loop.closed && this.loop.selector.get(this.fd)) this.loop.remove(this.fd);
-    sys.close(this.fd);
+    if (!this.#borrowed) sys.close(this.fd);
     this.#closeReserve();
   }
 

@@ -61,6 +61,16 @@ export interface SelectorKey<T = unknown> {
   readonly error: boolean;
 }
 
+/** Backend-specific registration options; a backend ignores what it cannot do. */
+export interface RegisterOptions {
+  /**
+   * epoll only (EPOLLEXCLUSIVE, Linux 4.5): when several epoll instances wait on this one fd (prefork
+   * workers sharing a listener), wake one of them per event rather than all — the thundering-herd cure.
+   * Cannot be changed by `modify`.
+   */
+  exclusive?: boolean;
+}
+
 /** The contract every backend meets. */
 export interface Selector<T = unknown> {
   /** `'epoll'`, `'poll'` or `'select'`. */
@@ -73,7 +83,7 @@ export interface Selector<T = unknown> {
   readonly fd: number;
   /** How many fds are registered. */
   readonly size: number;
-  register(fd: number, interest: InterestMask, data: T): SelectorKey<T>;
+  register(fd: number, interest: InterestMask, data: T, options?: RegisterOptions): SelectorKey<T>;
   modify(fd: number, interest: InterestMask, data?: T): SelectorKey<T>;
   unregister(fd: number): SelectorKey<T>;
   /** The key of a registered fd, or undefined. */
@@ -108,7 +118,7 @@ export abstract class BaseSelector<T = unknown> implements Selector<T> {
   #closed = false;
   protected readonly ready: MutableKey<T>[] = [];
 
-  protected abstract add(key: MutableKey<T>): void;
+  protected abstract add(key: MutableKey<T>, options?: RegisterOptions): void;
   protected abstract change(key: MutableKey<T>, previous: InterestMask): void;
   protected abstract remove(key: MutableKey<T>): void;
   protected abstract wait(timeoutMs: number): void;
@@ -122,12 +132,12 @@ export abstract class BaseSelector<T = unknown> implements Selector<T> {
     return this.#closed;
   }
 
-  register(fd: number, interest: InterestMask, data: T): SelectorKey<T> {
+  register(fd: number, interest: InterestMask, data: T, options?: RegisterOptions): SelectorKey<T> {
     this.#checkOpen();
     if (!Number.isInteger(fd) || fd < 0) throw new TypeError(`fd must be an integer >= 0, got ${fd}`);
     if (this.#keys[fd]) misuse('ERR_EPOLLKIT_ALREADY_REGISTERED', `fd ${fd} is already registered`);
     const key: MutableKey<T> = { fd, interest, data, readable: false, writable: false, hangup: false, error: false };
-    this.add(key);
+    this.add(key, options);
     this.#keys[fd] = key;
     this.#size++;
     return key;
