@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common.h"
+#include "fastargs.h"
 
 namespace epollkit {
 namespace {
@@ -71,12 +72,45 @@ Napi::Value EpollWait(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, n);
 }
 
+// Hot-path entry: one N-API call per argument, events gathered on the stack for batches up to 256; falls
+// back to EpollWait above (same validation and errors) for anything else.
+napi_value EpollWaitFast(napi_env env, napi_callback_info cbinfo) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, cbinfo, &argc, argv, nullptr, nullptr);
+  int32_t epfd, timeout;
+  napi_typedarray_type type;
+  size_t count;
+  void* base;
+  if (argc < 2 || !FastInt(env, argv[0], &epfd) || epfd < 0 ||
+      napi_get_typedarray_info(env, argv[1], &type, &count, &base, nullptr, nullptr) != napi_ok ||
+      type != napi_int32_array || count / 2 == 0 || count / 2 > 256 || !FastIntOr(env, argc, argv, 2, -1, &timeout)) {
+    Napi::CallbackInfo info(env, cbinfo);
+    return EpollWait(info);
+  }
+  epoll_event events[256];
+  Count(kEpollWait);
+  int n = epoll_wait(epfd, events, static_cast<int>(count / 2), timeout);
+  if (n < 0) return FastNumber(env, -errno);
+  Count(kEpollEvents, n);
+  int32_t* out = static_cast<int32_t*>(base);
+  for (int i = 0; i < n; i++) {
+    out[2 * i] = static_cast<int32_t>(events[i].data.u64);
+    out[2 * i + 1] = static_cast<int32_t>(events[i].events);
+  }
+  return FastNumber(env, n);
+}
+
 }  // namespace
 
 void InitEpoll(Napi::Env env, Napi::Object exports) {
   EPK_FN(exports, "epollCreate1", EpollCreate1);
   EPK_FN(exports, "epollCtl", EpollCtl);
-  EPK_FN(exports, "epollWait", EpollWait);
+  {
+    napi_value fn;
+    napi_create_function(env, "epollWait", NAPI_AUTO_LENGTH, EpollWaitFast, nullptr, &fn);
+    exports.Set("epollWait", fn);
+  }
   EPK_CONST(exports, EPOLL_CLOEXEC);
   EPK_CONST(exports, EPOLL_CTL_ADD);
   EPK_CONST(exports, EPOLL_CTL_MOD);

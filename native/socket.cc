@@ -18,6 +18,7 @@
 
 #include "address.h"
 #include "common.h"
+#include "fastargs.h"
 
 namespace epollkit {
 namespace {
@@ -131,6 +132,32 @@ Napi::Value Send(const Napi::CallbackInfo& info) {
   if (n < 0) return NegErrno(env, errno);
   Count(kSendBytes, static_cast<double>(n));
   return Napi::Number::New(env, static_cast<double>(n));
+}
+
+// The hot-path entries: raw N-API callbacks that read their arguments with one call each and fall back to
+// Recv/Send above (same validation, same errors) for anything the fast readers do not accept.
+template <bool kIsSend>
+napi_value RecvSendFast(napi_env env, napi_callback_info cbinfo) {
+  size_t argc = 5;
+  napi_value argv[5];
+  napi_get_cb_info(env, cbinfo, &argc, argv, nullptr, nullptr);
+  int32_t fd, flags;
+  uint8_t* data;
+  size_t len;
+  if (argc < 1 || !FastInt(env, argv[0], &fd) || fd < 0 || !FastBytes(env, argc, argv, 1, &data, &len) ||
+      !FastIntOr(env, argc, argv, 4, 0, &flags)) {
+    Napi::CallbackInfo info(env, cbinfo);
+    return kIsSend ? Send(info) : Recv(info);
+  }
+  Count(kIsSend ? kSend : kRecv);
+  ssize_t n = kIsSend ? send(fd, data, len, flags | MSG_NOSIGNAL) : recv(fd, data, len, flags);
+  if (n < 0) {
+    int err = errno;
+    if (err == EAGAIN) Count(kEagain);
+    return FastNumber(env, -err);
+  }
+  Count(kIsSend ? kSendBytes : kRecvBytes, static_cast<double>(n));
+  return FastNumber(env, static_cast<double>(n));
 }
 
 // recvfrom(fd, buf, offset?, length?, peer?) -> bytes or -errno; `peer` receives the sender's address.
@@ -393,8 +420,13 @@ void InitSocket(Napi::Env env, Napi::Object exports) {
   EPK_FN(exports, "connect", BindOrConnect<true>);
   EPK_FN(exports, "listen", Listen);
   EPK_FN(exports, "accept4", Accept4);
-  EPK_FN(exports, "recv", Recv);
-  EPK_FN(exports, "send", Send);
+  {
+    napi_value fn;
+    napi_create_function(env, "recv", NAPI_AUTO_LENGTH, RecvSendFast<false>, nullptr, &fn);
+    exports.Set("recv", fn);
+    napi_create_function(env, "send", NAPI_AUTO_LENGTH, RecvSendFast<true>, nullptr, &fn);
+    exports.Set("send", fn);
+  }
   EPK_FN(exports, "recvfrom", Recvfrom);
   EPK_FN(exports, "sendto", Sendto);
   EPK_FN(exports, "writev", Writev);

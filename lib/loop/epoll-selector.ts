@@ -15,7 +15,7 @@ export interface EpollSelectorOptions {
   trigger?: Trigger;
   /** EPOLLONESHOT: each event disarms its key until `modify` re-arms it. */
   oneshot?: boolean;
-  /** How many events one wait can return (default 1024). */
+  /** How many events one wait can return (default 256: the batch the addon gathers on its stack). */
   maxEvents?: number;
 }
 
@@ -37,7 +37,7 @@ export class EpollSelector<T = unknown> extends BaseSelector<T> {
     this.trigger = options.trigger ?? 'level';
     this.oneshot = options.oneshot ?? false;
     this.#flags = (this.trigger === 'edge' ? sys.EPOLLET : 0) | (this.oneshot ? sys.EPOLLONESHOT : 0);
-    this.#events = new Int32Array(2 * (options.maxEvents ?? 1024));
+    this.#events = new Int32Array(2 * (options.maxEvents ?? 256));
     this.fd = sys.epollCreate1();
     ownFd(this.fd);
   }
