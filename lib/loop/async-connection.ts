@@ -99,6 +99,17 @@ export class AsyncConnection implements AsyncIterable<Buffer> {
     if (this.#error) throw this.#error;
   }
 
+  /** Resolves once the output queue is at or below half the high-water mark (at once if it already is). */
+  async drained(): Promise<void> {
+    if (this.connection.closed || this.connection.writableLength <= this.#highWaterMark / 2) return;
+    await new Promise<void>((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  /** Resolves when the connection has closed, for whatever reason. */
+  closedPromise(): Promise<void> {
+    return this.#closedPromise();
+  }
+
   /** Half-closes after the queued output; resolves when the connection has closed. */
   async end(): Promise<void> {
     if (!this.connection.closed) this.connection.end();

@@ -12,3 +12,4 @@ export * from './event-loop';
 export * from './connection';
 export * from './listener';
 export * from './async-connection';
+export * from './busy-poll-selector';

@@ -6,6 +6,8 @@
  * Life cycle (socketserver's): bind → listen → serve → accept → `verifyRequest` → process → close.
  * Serve it either attached to Node's loop (`start()`, epoll only; promises, timers and other servers keep
  * working) or blocking (`serveForever()`, any selector; the thread is the server's until it stops).
+ * With `listen: false` it has no listener and serves only the connected fds given to `adopt(fd)` — what
+ * a thread pool's worker does with the fds its acceptor thread hands over.
  * @module
  */
 import { Connection, type CloseReason, type ConnectionOptions } from '../loop/connection';
@@ -37,15 +39,22 @@ export interface ReactorServerOptions extends ServerOptions {
   /** Run on this loop (the caller owns it), or else on a new loop over `selector` (default epoll LT). */
   loop?: EventLoop;
   selector?: Selector<Registration>;
+  /**
+   * Whether to open a listener (default true). With false the server binds nothing: it serves the fds
+   * given to {@link ReactorServer.adopt}, `port` is 0 and `listener` throws.
+   */
+  listen?: boolean;
 }
 
 /** Serves `protocol` on a loop. */
 export class ReactorServer {
   readonly loop: EventLoop;
-  readonly listener: Listener;
   readonly connections = new Set<Connection>();
+  readonly #listener: Listener | undefined;
   readonly #options: ReactorServerOptions;
   readonly #ownsLoop: boolean;
+  #adopted = 0;
+  #adoptRejected = 0;
   #closing: Promise<void> | undefined;
   #idle: (() => void) | undefined;
   #peakQueued = 0;
@@ -55,7 +64,7 @@ export class ReactorServer {
     this.#ownsLoop = !options.loop;
     this.loop = options.loop ?? new EventLoop({ selector: options.selector });
     try {
-      this.listener = new Listener(this.loop, (fd) => this.#accept(fd), options);
+      this.#listener = options.listen === false ? undefined : new Listener(this.loop, (fd) => this.#accept(fd), options);
     } catch (error) {
       if (this.#ownsLoop) this.loop.close();
       throw error;
@@ -63,8 +72,24 @@ export class ReactorServer {
     options.signal?.addEventListener('abort', () => void this.close(), { once: true });
   }
 
+  /** The listener; a server made with `listen: false` has none, and this throws. */
+  get listener(): Listener {
+    if (!this.#listener) {
+      throw Object.assign(new Error('this server was made with listen: false: it has no listener, it serves adopted fds'), {
+        code: 'ERR_EPOLLKIT_NO_LISTENER',
+      });
+    }
+    return this.#listener;
+  }
+
+  /** The bound port (0 without a listener). */
   get port(): number {
-    return this.listener.port;
+    return this.#listener?.port ?? 0;
+  }
+
+  /** Whether `start()` can attach the loop to Node's (an epoll selector has an fd to watch; others do not). */
+  get attachable(): boolean {
+    return this.loop.selector.fd >= 0;
   }
 
   /** Serves attached to Node's loop (needs an epoll selector). */
@@ -82,7 +107,12 @@ export class ReactorServer {
   stats(): { connections: number; accepted: number; rejected: number; peakQueuedBytes: number } {
     let peak = this.#peakQueued;
     for (const c of this.connections) peak = Math.max(peak, c.peakWritableLength);
-    return { connections: this.connections.size, accepted: this.listener.accepted, rejected: this.listener.rejected, peakQueuedBytes: peak };
+    return {
+      connections: this.connections.size,
+      accepted: (this.#listener?.accepted ?? 0) + this.#adopted,
+      rejected: (this.#listener?.rejected ?? 0) + this.#adoptRejected,
+      peakQueuedBytes: peak,
+    };
   }
 
   /**
@@ -92,7 +122,7 @@ export class ReactorServer {
    */
   close(): Promise<void> {
     this.#closing ??= new Promise<void>((resolve) => {
-      this.listener.close();
+      this.#listener?.close();
       const finish = (): void => {
         this.loop.clearTimer(deadline);
         if (this.#ownsLoop) {
@@ -112,11 +142,27 @@ export class ReactorServer {
     return this.#closing;
   }
 
+  /**
+   * Serves `fd`, a connected stream socket accepted elsewhere (another thread's listener), as if this
+   * server had accepted it: the same `maxConnections`, `verifyRequest` and refusal while closing. The
+   * server owns the fd from this call on: it closes it, also when it refuses it. Make the fd nonblocking
+   * first (accept4 with SOCK_NONBLOCK does).
+   */
+  adopt(fd: number): void {
+    this.#adopted++;
+    this.#accept(fd);
+  }
+
+  #refuse(fd: number): void {
+    if (this.#listener) this.#listener.rejected++;
+    else this.#adoptRejected++;
+    sys.close(fd);
+  }
+
   #accept(fd: number): void {
     const o = this.#options;
     if (this.#closing || this.connections.size >= (o.maxConnections ?? Infinity) || (o.verifyRequest && !o.verifyRequest(sys.getpeername(fd)))) {
-      this.listener.rejected++;
-      sys.close(fd);
+      this.#refuse(fd);
       return;
     }
     let session: ReturnType<Protocol['open']> | undefined;
@@ -125,8 +171,7 @@ export class ReactorServer {
       connection = this.#connection(fd, () => session);
     } catch (error) {
       // The selector cannot hold this fd (select beyond FD_SETSIZE): refuse this client, serve the rest.
-      this.listener.rejected++;
-      sys.close(fd);
+      this.#refuse(fd);
       o.handleError?.(error as Error, 'error');
       return;
     }

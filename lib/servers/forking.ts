@@ -1,0 +1,308 @@
+/**
+ * The forking server of seeds 000, 001 and 003: one child process per connection. fork(2), _exit(2),
+ * waitpid(2), kill(2), signal(7). Invariant: node runs with `--single-threaded` and no worker threads, and a
+ * child never returns to Node's loop — it serves its connection synchronously and leaves through _exit(2).
+ * @module
+ */
+import { EpollkitError, misuse } from '../errors';
+import { EventLoop } from '../loop/event-loop';
+import { Listener } from '../loop/listener';
+import * as proc from '../sys/process';
+import * as sys from '../sys/socket';
+import { serveBlocking } from './blocking-transport';
+import type { ServerOptions } from './reactor';
+
+/** Options of {@link ForkingServer}. */
+export interface ForkingServerOptions extends ServerOptions {
+  /**
+   * Live (not yet reaped) children at most (default 64). At the cap the listener pauses, so further
+   * connections wait in the kernel's backlog, and resumes when a child is reaped.
+   */
+  maxChildren?: number;
+  /** A child still alive this long after its fork is killed with SIGKILL and reaped (default 5 min). */
+  childTimeoutMs?: number;
+  /**
+   * The longest one blocking read or write in a child waits for its peer (default
+   * `connection.idleTimeoutMs ?? connection.readTimeoutMs ?? 30 s`): an idle client cannot hold a process
+   * for long. When it passes the child closes the connection and exits with code 1. 0: no limit.
+   */
+  ioTimeoutMs?: number;
+  /** Period of the reaping sweep that backs up SIGCHLD (default 150 ms). */
+  sweepIntervalMs?: number;
+}
+
+/** Counters of a {@link ForkingServer}. */
+export interface ForkingStats {
+  /** Connections handed to a child. */
+  accepted: number;
+  /** Connections closed unserved: `verifyRequest`, `maxConnections`, closing, or a failed fork. */
+  rejected: number;
+  /** Children forked and not yet reaped. */
+  liveChildren: number;
+  /** The most live children there ever were (never above `maxChildren`). */
+  peakChildren: number;
+  /** Children reaped. */
+  reaped: number;
+  /** Children that ended by a signal the server did not send (a crash). */
+  crashed: number;
+  /** Children the server killed: past `childTimeoutMs`, or still running at the end of `close()`. */
+  killed: number;
+  /** Children that exited with a non-zero code: 1 for an I/O error (reset, timeout), 2 when the protocol threw. */
+  failed: number;
+}
+
+interface Child {
+  deadline: number;
+  killed: boolean;
+}
+
+/**
+ * Throws unless fork() can work in this process (checked early, at construction, rather than at the first client).
+ * @internal
+ */
+export function assertForkable(model: string): void {
+  if (!process.execArgv.includes('--single-threaded')) {
+    misuse(
+      'ERR_EPOLLKIT_FORK_NOT_SINGLE_THREADED',
+      `${model} forks, which needs node started with --single-threaded on its command line ` +
+        '(`node --single-threaded app.js`; NODE_OPTIONS cannot carry it)',
+    );
+  }
+}
+
+/**
+ * Writes one line to stderr with a blocking write (a forked child has no event loop to flush a stream).
+ * @internal
+ */
+export function childLog(line: string): void {
+  try {
+    proc.writeAll(2, Buffer.from(`${line}\n`), 0, undefined, 1000);
+  } catch {
+    // nothing left to tell it with
+  }
+}
+
+/**
+ * Serves each connection in a child process of its own (socketserver's ForkingMixIn, seed 001's C server).
+ *
+ * The parent accepts on an epoll loop attached to Node's, forks once per connection and closes its copy of
+ * the connection at once (a raw close, never a shutdown, which would end the child's socket too). The child
+ * closes the inherited listening socket and the parent's epoll fd raw (an epoll instance is shared across
+ * fork: one epoll_ctl from a child would change the parent's), serves the connection with blocking I/O and
+ * deadlines ({@link serveBlocking}), and leaves through `_exit` — 0 when the session ended normally, 1 on an
+ * I/O error, 2 when the protocol threw. A crash costs one client only.
+ *
+ * The parent reaps only its own pids (SIGCHLD plus a periodic sweep, waitpid(pid, WNOHANG)) and caps live
+ * children at `maxChildren`. A child past `childTimeoutMs` is killed with SIGKILL (a child runs no event loop,
+ * so no JS handler for a gentler signal). `close()` stops accepting, gives the children `shutdownTimeoutMs`,
+ * kills the rest and resolves when none is left.
+ *
+ * Needs `node --single-threaded` (the constructor throws `ERR_EPOLLKIT_FORK_NOT_SINGLE_THREADED` without
+ * it) and no worker threads (each fork throws `ERR_EPOLLKIT_FORK_WORKERS`; the client is refused). The
+ * child runs the protocol synchronously: no await, timers or Node streams in a session; `handleError` runs
+ * in the child for I/O errors (synchronously) and in the parent for crashed children. Each child has its own
+ * copy of the protocol object, so state shared between connections (the session store) does not carry
+ * over. Keep the parent small: a fork costs about 1 ms of the parent's loop at 50 MB RSS, growing with RSS.
+ * @example
+ * // node --single-threaded server.js
+ * const server = new ForkingServer({ protocol: calculator, port: 7070, maxChildren: 32 }).start();
+ * process.on('SIGINT', () => server.close().then(() => console.log(server.stats())));
+ */
+export class ForkingServer {
+  readonly loop: EventLoop;
+  readonly listener: Listener;
+  /** The parent serves attached to Node's loop (it needs SIGCHLD and timers). */
+  readonly attachable = true;
+  readonly #options: ForkingServerOptions;
+  readonly #children = new Map<number, Child>();
+  readonly #maxChildren: number;
+  readonly #childTimeoutMs: number;
+  readonly #stats = { accepted: 0, rejected: 0, peakChildren: 0, reaped: 0, crashed: 0, killed: 0, failed: 0 };
+  readonly #onSigchld = (): void => this.#reap();
+  #sweep: NodeJS.Timeout | undefined;
+  #started = false;
+  #pausedAtCap = false;
+  #forkBackoff: NodeJS.Timeout | undefined;
+  #closing: Promise<void> | undefined;
+  #finish: (() => void) | undefined;
+  #killTimer: NodeJS.Timeout | undefined;
+
+  constructor(options: ForkingServerOptions) {
+    assertForkable('ForkingServer');
+    this.#options = options;
+    this.#maxChildren = Math.max(1, options.maxChildren ?? 64);
+    this.#childTimeoutMs = options.childTimeoutMs ?? 5 * 60_000;
+    this.loop = new EventLoop();
+    try {
+      this.listener = new Listener(this.loop, (fd) => this.#accept(fd), options);
+    } catch (error) {
+      this.loop.close();
+      throw error;
+    }
+    options.signal?.addEventListener('abort', () => void this.close(), { once: true });
+  }
+
+  get port(): number {
+    return this.listener.port;
+  }
+
+  /** Starts accepting, attached to Node's loop, and starts reaping. */
+  start(): this {
+    if (this.#started || this.#closing) return this;
+    this.#started = true;
+    process.on('SIGCHLD', this.#onSigchld);
+    this.#sweep = setInterval(() => this.#reap(), this.#options.sweepIntervalMs ?? 150);
+    this.loop.attach();
+    return this;
+  }
+
+  stats(): ForkingStats {
+    return { ...this.#stats, liveChildren: this.#children.size };
+  }
+
+  /**
+   * Stops accepting (connections still in the backlog are refused), gives the children `shutdownTimeoutMs`
+   * (default 5 s) to finish their clients, kills the rest with SIGKILL, and resolves once every child is
+   * reaped and the parent's fds are closed.
+   */
+  close(): Promise<void> {
+    if (this.#closing) return this.#closing;
+    let resolve!: () => void;
+    this.#closing = new Promise<void>((r) => (resolve = r));
+    this.listener.close();
+    clearTimeout(this.#forkBackoff);
+    this.#finish = () => {
+      this.#finish = undefined;
+      clearTimeout(this.#killTimer);
+      clearInterval(this.#sweep);
+      process.off('SIGCHLD', this.#onSigchld);
+      this.loop.detach();
+      // Not from inside a dispatch of the loop (close() may be called from a callback of it).
+      setImmediate(() => {
+        this.loop.close();
+        resolve();
+      });
+    };
+    this.#killTimer = setTimeout(() => {
+      for (const [pid, child] of this.#children) this.#kill(pid, child);
+    }, this.#options.shutdownTimeoutMs ?? 5000);
+    this.#reap();
+    return this.#closing;
+  }
+
+  #accept(fd: number): void {
+    const o = this.#options;
+    let refuse = this.#closing !== undefined || this.#children.size >= (o.maxConnections ?? Infinity);
+    if (!refuse && o.verifyRequest) {
+      try {
+        refuse = !o.verifyRequest(sys.getpeername(fd));
+      } catch {
+        refuse = true; // the client is already gone (ENOTCONN)
+      }
+    }
+    if (refuse) {
+      this.#stats.rejected++;
+      sys.close(fd);
+      return;
+    }
+    let pid: number;
+    try {
+      pid = proc.fork();
+    } catch (error) {
+      // EAGAIN/ENOMEM (a process limit) or worker threads: refuse this client, pause accepting a moment.
+      this.#stats.rejected++;
+      sys.close(fd);
+      o.handleError?.(error as Error, 'error');
+      this.#pauseForFork();
+      return;
+    }
+    if (pid === 0) this.#child(fd);
+    sys.close(fd); // the parent's copy only: the child's stays open
+    this.#children.set(pid, { deadline: performance.now() + this.#childTimeoutMs, killed: false });
+    this.#stats.accepted++;
+    if (this.#children.size > this.#stats.peakChildren) this.#stats.peakChildren = this.#children.size;
+    if (this.#children.size >= this.#maxChildren) {
+      this.#pausedAtCap = true;
+      this.listener.pause();
+    }
+  }
+
+  // In the child: never returns.
+  #child(fd: number): never {
+    const o = this.#options;
+    let code = 2;
+    try {
+      // Raw closes: the child must not epoll_ctl the parent's epoll instance (it is shared), nor keep the port.
+      sys.close(this.listener.fd);
+      sys.close(this.loop.selector.fd);
+      // A connection timeout of 0 means "never", as in the reactor's ConnectionOptions.
+      const ioTimeoutMs = o.ioTimeoutMs ?? (o.connection?.idleTimeoutMs || o.connection?.readTimeoutMs || 30_000);
+      const outcome = serveBlocking(fd, o.protocol, {
+        ioTimeoutMs: ioTimeoutMs > 0 ? ioTimeoutMs : -1,
+        deadline: performance.now() + this.#childTimeoutMs,
+        readBufferSize: o.connection?.readBufferSize,
+      });
+      code = outcome.error ? 1 : 0;
+      if (outcome.error) o.handleError?.(outcome.error, outcome.reason);
+    } catch (error) {
+      code = 2;
+      if (o.handleError) o.handleError(error as Error, 'error');
+      else childLog(`epollkit: ForkingServer child ${proc.getpid()}: ${(error as Error)?.stack ?? error}`);
+    } finally {
+      proc._exit(code);
+    }
+  }
+
+  #pauseForFork(): void {
+    if (this.#forkBackoff || this.#closing) return;
+    this.listener.pause();
+    this.#forkBackoff = setTimeout(() => {
+      this.#forkBackoff = undefined;
+      if (!this.#closing && !this.#pausedAtCap) this.listener.resume();
+    }, 100);
+  }
+
+  #kill(pid: number, child: Child): void {
+    if (child.killed) return;
+    child.killed = true;
+    try {
+      proc.kill(pid, proc.SIGKILL);
+    } catch {
+      // ESRCH: it has just ended; the next reap collects it
+    }
+  }
+
+  // Waits on our own pids only (waitpid(-1) would steal child_process's children): after SIGCHLD, which
+  // coalesces, every live pid is asked; the sweep catches what a lost signal would leave behind.
+  #reap(): void {
+    const now = performance.now();
+    for (const [pid, child] of this.#children) {
+      let status: proc.WaitStatus | null;
+      try {
+        status = proc.waitpid(pid);
+      } catch {
+        status = { pid, exitCode: null, signal: null }; // ECHILD: someone else reaped it
+      }
+      if (!status) {
+        if (now >= child.deadline) this.#kill(pid, child);
+        continue;
+      }
+      this.#children.delete(pid);
+      this.#stats.reaped++;
+      if (child.killed) this.#stats.killed++;
+      else if (status.signal) {
+        this.#stats.crashed++;
+        const error = Object.assign(new EpollkitError(`child ${pid} ended by ${status.signal}`, 'ERR_EPOLLKIT_CHILD_CRASHED'), {
+          pid,
+          signal: status.signal,
+        });
+        this.#options.handleError?.(error, 'error');
+      } else if (status.exitCode !== 0) this.#stats.failed++;
+    }
+    if (this.#pausedAtCap && this.#children.size < this.#maxChildren) {
+      this.#pausedAtCap = false;
+      if (!this.#closing && !this.#forkBackoff) this.listener.resume();
+    }
+    if (this.#closing && this.#children.size === 0) this.#finish?.();
+  }
+}

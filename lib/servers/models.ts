@@ -1,0 +1,46 @@
+/**
+ * The models by name, for the CLI and the test matrix: `createServer('epoll-et', { name: 'http', root })`.
+ * @module
+ */
+import { protocolFromSpec, type ProtocolSpec } from '../protocols/index';
+import { BusyPollServer } from './busy-poll';
+import { CoroutineServer } from './coroutine';
+import { IterativeServer } from './iterative';
+import { EpollEtServer, EpollLtServer, PollServer, SelectServer } from './multiplexing';
+import type { ServerOptions } from './reactor';
+
+/** What every model offers, whatever its machinery. */
+export interface ServerHandle {
+  readonly port: number;
+  /** Whether `start()` can attach it to Node's loop (select, poll and busy-poll can only block). */
+  readonly attachable: boolean;
+  /** Serves attached to Node's loop. */
+  start?(): unknown;
+  /** Blocking; absent for models that need Node's loop. */
+  serveForever?(): void;
+  close(): Promise<void>;
+  stats(): object;
+}
+
+/** A model: how to build it, and whether it needs `node --single-threaded` (fork-based). */
+export interface ModelInfo {
+  create(spec: ProtocolSpec, options: Omit<ServerOptions, 'protocol'>): ServerHandle;
+  needsSingleThreaded?: boolean;
+}
+
+export const MODELS: Record<string, ModelInfo> = {
+  iterative: { create: (spec, o) => new IterativeServer({ ...o, protocol: protocolFromSpec(spec) }) },
+  coroutine: { create: (spec, o) => new CoroutineServer({ ...o, protocol: protocolFromSpec(spec) }) },
+  'busy-poll': { create: (spec, o) => new BusyPollServer({ ...o, protocol: protocolFromSpec(spec), idleSleepUs: 200 }) },
+  select: { create: (spec, o) => new SelectServer({ ...o, protocol: protocolFromSpec(spec) }) },
+  poll: { create: (spec, o) => new PollServer({ ...o, protocol: protocolFromSpec(spec) }) },
+  'epoll-lt': { create: (spec, o) => new EpollLtServer({ ...o, protocol: protocolFromSpec(spec) }) },
+  'epoll-et': { create: (spec, o) => new EpollEtServer({ ...o, protocol: protocolFromSpec(spec) }) },
+};
+
+/** Builds `model` serving `spec`. */
+export function createServer(model: string, spec: ProtocolSpec, options: Omit<ServerOptions, 'protocol'> = {}): ServerHandle {
+  const info = MODELS[model];
+  if (!info) throw new TypeError(`unknown model "${model}" (${Object.keys(MODELS).join(', ')})`);
+  return info.create(spec, options);
+}

@@ -1,0 +1,26 @@
+// Every in-process model x every protocol, through the real CLI, with real clients and bytes checked.
+// Concurrent models get 50 concurrent clients; the iterative one gets them in sequence.
+import { describe, expect, it } from 'vitest';
+import { calcClient, echoClient, httpClient, runClients, sessionClient } from './clients';
+import { htmlRoot, startCli } from './cli-server';
+
+const models = ['iterative', 'coroutine', 'busy-poll', 'select', 'poll', 'epoll-lt', 'epoll-et'];
+const clients: Record<string, (port: number) => Promise<boolean>> = {
+  echo: echoClient,
+  calc: calcClient,
+  session: sessionClient,
+  http: httpClient(htmlRoot),
+};
+
+describe.each(models)('%s model', (model) => {
+  it.each(Object.keys(clients))('serves %s', async (protocol) => {
+    const server = await startCli(model, protocol);
+    try {
+      const concurrency = model === 'iterative' ? 1 : 50;
+      const failed = await runClients(100, concurrency, () => clients[protocol](server.port));
+      expect(failed).toBe(0);
+    } finally {
+      await server.stop();
+    }
+  });
+});
