@@ -21,6 +21,9 @@ export interface EpollSelectorOptions {
 
 const READ_BITS = sys.EPOLLIN | sys.EPOLLRDHUP;
 const HANGUP_BITS = sys.EPOLLHUP | sys.EPOLLRDHUP;
+// With EPOLLEXCLUSIVE the kernel accepts only EPOLLIN, EPOLLOUT, EPOLLERR, EPOLLHUP, EPOLLWAKEUP and EPOLLET
+// (epoll_ctl(2): EINVAL otherwise), so an exclusive key is registered without EPOLLRDHUP.
+const NOT_EXCLUSIVE_BITS = sys.EPOLLRDHUP;
 
 /** Selector over one epoll instance. */
 export class EpollSelector<T = unknown> extends BaseSelector<T> {
@@ -48,9 +51,13 @@ export class EpollSelector<T = unknown> extends BaseSelector<T> {
     );
   }
 
+  #exclusiveMask(interest: InterestMask): number {
+    return ((this.#mask(interest) & ~NOT_EXCLUSIVE_BITS) | sys.EPOLLEXCLUSIVE) >>> 0;
+  }
+
   protected add(key: MutableKey<T>, options?: RegisterOptions): void {
-    const exclusive = options?.exclusive ? sys.EPOLLEXCLUSIVE : 0;
-    sys.epollCtl(this.fd, sys.EPOLL_CTL_ADD, key.fd, (this.#mask(key.interest) | exclusive) >>> 0);
+    const exclusive = options?.exclusive === true;
+    sys.epollCtl(this.fd, sys.EPOLL_CTL_ADD, key.fd, exclusive ? this.#exclusiveMask(key.interest) : this.#mask(key.interest));
     if (exclusive) this.#exclusive.add(key.fd);
   }
 
@@ -58,7 +65,7 @@ export class EpollSelector<T = unknown> extends BaseSelector<T> {
     // EPOLLEXCLUSIVE cannot be modified (EINVAL): such a key changes interest by DEL and ADD.
     if (this.#exclusive.has(key.fd)) {
       sys.epollCtl(this.fd, sys.EPOLL_CTL_DEL, key.fd);
-      sys.epollCtl(this.fd, sys.EPOLL_CTL_ADD, key.fd, (this.#mask(key.interest) | sys.EPOLLEXCLUSIVE) >>> 0);
+      sys.epollCtl(this.fd, sys.EPOLL_CTL_ADD, key.fd, this.#exclusiveMask(key.interest));
       return;
     }
     sys.epollCtl(this.fd, sys.EPOLL_CTL_MOD, key.fd, this.#mask(key.interest));

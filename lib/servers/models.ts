@@ -5,8 +5,10 @@
 import { protocolFromSpec, type ProtocolSpec } from '../protocols/index';
 import { BusyPollServer } from './busy-poll';
 import { CoroutineServer } from './coroutine';
+import { ForkingServer } from './forking';
 import { IterativeServer } from './iterative';
 import { EpollEtServer, EpollLtServer, PollServer, SelectServer } from './multiplexing';
+import { PreforkServer } from './prefork';
 import type { ServerOptions } from './reactor';
 
 /** What every model offers, whatever its machinery. */
@@ -36,6 +38,9 @@ export const MODELS: Record<string, ModelInfo> = {
   poll: { create: (spec, o) => new PollServer({ ...o, protocol: protocolFromSpec(spec) }) },
   'epoll-lt': { create: (spec, o) => new EpollLtServer({ ...o, protocol: protocolFromSpec(spec) }) },
   'epoll-et': { create: (spec, o) => new EpollEtServer({ ...o, protocol: protocolFromSpec(spec) }) },
+  forking: { create: (spec, o) => new ForkingServer({ ...o, protocol: protocolFromSpec(spec) }), needsSingleThreaded: true },
+  // 'exclusive' (the default): the parent listens before forking, so clients may come before the workers are ready.
+  prefork: { create: (spec, o) => new PreforkServer({ ...o, protocol: protocolFromSpec(spec) }), needsSingleThreaded: true },
 };
 
 /** Builds `model` serving `spec`. */
