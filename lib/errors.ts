@@ -49,6 +49,7 @@ export type EpollkitErrorCode =
   | 'ERR_EPOLLKIT_ATTACH_NEEDS_EPOLL'
   | 'ERR_EPOLLKIT_LOOP_NOT_ATTACHED'
   | 'ERR_EPOLLKIT_CONNECTION_CLOSED'
+  | 'ERR_EPOLLKIT_NO_LISTENER'
   | 'ERR_INVALID_ADDRESS';
 
 /** The API was misused (a closed handle, an fd select cannot hold, fork without --single-threaded...). */

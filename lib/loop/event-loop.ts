@@ -192,7 +192,7 @@ export class EventLoop {
     if (this.selector.fd < 0) {
       misuse('ERR_EPOLLKIT_ATTACH_NEEDS_EPOLL', `a ${this.selector.backend} selector has no fd to attach to Node's loop; use an EpollSelector`);
     }
-    this.#watch = new Watch(this.selector.fd, () => this.#tick());
+    this.#watch = new Watch(this.selector.fd, () => this.#onReadable());
     if (this.selector.size === 0) this.#watch.unref();
     this.#scheduleNode();
     return this;
@@ -246,6 +246,14 @@ export class EventLoop {
     return timer;
   }
 
+  // The epoll fd is readable: a round, then the Node timer re-armed (the pending one stays valid).
+  #onReadable(): void {
+    if (this.#closed) return;
+    this.runOnce(0);
+    if (this.#watch) this.#scheduleNode();
+  }
+
+  // The Node timer fired: it is spent, so forget it before the round re-arms one.
   #tick(): void {
     this.#nodeTimer = undefined;
     this.#nodeTimerDue = -1;

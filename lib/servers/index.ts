@@ -37,3 +37,5 @@ export type { ForkingServerOptions, ForkingStats } from './forking';
 export { PreforkServer } from './prefork';
 export type { PreforkServerOptions, PreforkStats, PreforkWorkerStats } from './prefork';
 export * from './models';
+export * from './threading';
+export * from './thread-pool';

@@ -10,6 +10,8 @@ import { IterativeServer } from './iterative';
 import { EpollEtServer, EpollLtServer, PollServer, SelectServer } from './multiplexing';
 import { PreforkServer } from './prefork';
 import type { ServerOptions } from './reactor';
+import { ThreadPoolServer } from './thread-pool';
+import { ThreadingServer } from './threading';
 
 /** What every model offers, whatever its machinery. */
 export interface ServerHandle {
@@ -38,6 +40,8 @@ export const MODELS: Record<string, ModelInfo> = {
   poll: { create: (spec, o) => new PollServer({ ...o, protocol: protocolFromSpec(spec) }) },
   'epoll-lt': { create: (spec, o) => new EpollLtServer({ ...o, protocol: protocolFromSpec(spec) }) },
   'epoll-et': { create: (spec, o) => new EpollEtServer({ ...o, protocol: protocolFromSpec(spec) }) },
+  threading: { create: (spec, o) => new ThreadingServer({ ...o, protocol: spec }) },
+  'thread-pool': { create: (spec, o) => new ThreadPoolServer({ ...o, protocol: spec }) },
   forking: { create: (spec, o) => new ForkingServer({ ...o, protocol: protocolFromSpec(spec) }), needsSingleThreaded: true },
   // 'exclusive' (the default): the parent listens before forking, so clients may come before the workers are ready.
   prefork: { create: (spec, o) => new PreforkServer({ ...o, protocol: protocolFromSpec(spec) }), needsSingleThreaded: true },

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { calcClient, echoClient, httpClient, runClients, sessionClient } from './clients';
 import { htmlRoot, startCli } from './cli-server';
 
-const models = ['iterative', 'coroutine', 'busy-poll', 'select', 'poll', 'epoll-lt', 'epoll-et'];
+const models = ['iterative', 'coroutine', 'busy-poll', 'select', 'poll', 'epoll-lt', 'epoll-et', 'threading', 'thread-pool'];
 const clients: Record<string, (port: number) => Promise<boolean>> = {
   echo: echoClient,
   calc: calcClient,
