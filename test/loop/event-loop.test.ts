@@ -138,3 +138,21 @@ describe('attached loop', () => {
     expect(() => loop.run()).toThrow(expect.objectContaining({ code: 'ERR_EPOLLKIT_LOOP_RUNNING' }));
   });
 });
+
+describe('attached loop teardown', () => {
+  it('a closed loop leaves no Node timer behind, even after I/O arrived while a loop timer was pending', () => {
+    // Regression: an I/O round used to forget (not clear) the Node timer standing for a 60 s loop timer,
+    // which kept the process alive for the full minute after close().
+    const script = `
+      const k = require(${JSON.stringify(require('node:path').resolve(__dirname, '../../dist/index.js'))});
+      const loop = new k.EventLoop().attach();
+      const [a, b] = k.socketpair(k.AF_UNIX, k.SOCK_STREAM | k.SOCK_NONBLOCK);
+      loop.setTimeout(() => {}, 60000);
+      loop.add(a, k.Interest.READABLE, () => { k.recv(a, Buffer.alloc(8)); loop.close(); k.close(b); });
+      k.send(b, Buffer.from('x'));
+    `;
+    const run = require('node:child_process').spawnSync(process.execPath, ['-e', script], { timeout: 20_000 });
+    expect(run.signal).toBeNull();
+    expect(run.status).toBe(0);
+  });
+});
