@@ -8,6 +8,7 @@ import { EpollkitError, misuse } from '../errors';
 import { EventLoop } from '../loop/event-loop';
 import { Listener } from '../loop/listener';
 import * as proc from '../sys/process';
+import { reapOne, watchChildren } from './reaper';
 import * as sys from '../sys/socket';
 import { serveBlocking } from './blocking-transport';
 import type { ServerOptions } from './reactor';
@@ -118,8 +119,7 @@ export class ForkingServer {
   readonly #maxChildren: number;
   readonly #childTimeoutMs: number;
   readonly #stats = { accepted: 0, rejected: 0, peakChildren: 0, reaped: 0, crashed: 0, killed: 0, failed: 0 };
-  readonly #onSigchld = (): void => this.#reap();
-  #sweep: NodeJS.Timeout | undefined;
+  #stopReaping: (() => void) | undefined;
   #started = false;
   #pausedAtCap = false;
   #forkBackoff: NodeJS.Timeout | undefined;
@@ -150,8 +150,7 @@ export class ForkingServer {
   start(): this {
     if (this.#started || this.#closing) return this;
     this.#started = true;
-    process.on('SIGCHLD', this.#onSigchld);
-    this.#sweep = setInterval(() => this.#reap(), this.#options.sweepIntervalMs ?? 150);
+    this.#stopReaping = watchChildren(() => this.#reap(), this.#options.sweepIntervalMs);
     this.loop.attach();
     return this;
   }
@@ -174,8 +173,7 @@ export class ForkingServer {
     this.#finish = () => {
       this.#finish = undefined;
       clearTimeout(this.#killTimer);
-      clearInterval(this.#sweep);
-      process.off('SIGCHLD', this.#onSigchld);
+      this.#stopReaping?.();
       this.loop.detach();
       // Not from inside a dispatch of the loop (close() may be called from a callback of it).
       setImmediate(() => {
@@ -277,12 +275,7 @@ export class ForkingServer {
   #reap(): void {
     const now = performance.now();
     for (const [pid, child] of this.#children) {
-      let status: proc.WaitStatus | null;
-      try {
-        status = proc.waitpid(pid);
-      } catch {
-        status = { pid, exitCode: null, signal: null }; // ECHILD: someone else reaped it
-      }
+      const status = reapOne(pid);
       if (!status) {
         if (now >= child.deadline) this.#kill(pid, child);
         continue;

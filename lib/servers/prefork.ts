@@ -11,6 +11,7 @@ import { EventLoop } from '../loop/event-loop';
 import { Listener, type ListenerOptions } from '../loop/listener';
 import { Interest, type Trigger } from '../loop/selector';
 import * as proc from '../sys/process';
+import { reapOne, watchChildren } from './reaper';
 import * as sys from '../sys/socket';
 import { assertForkable, childLog } from './forking';
 import { ReactorServer, type ServerOptions } from './reactor';
@@ -127,9 +128,8 @@ export class PreforkServer {
   readonly #ownsFd: boolean;
   readonly #port: number;
   readonly #host: string;
-  readonly #onSigchld = (): void => this.#reap();
   readonly #readBuffer = Buffer.allocUnsafe(4096);
-  #sweep: NodeJS.Timeout | undefined;
+  #stopReaping: (() => void) | undefined;
   #started = false;
   #respawned = 0;
   #died = 0;
@@ -190,8 +190,7 @@ export class PreforkServer {
   start(): this {
     if (this.#started || this.#closing) return this;
     this.#started = true;
-    process.on('SIGCHLD', this.#onSigchld);
-    this.#sweep = setInterval(() => this.#reap(), this.#options.sweepIntervalMs ?? 150);
+    this.#stopReaping = watchChildren(() => this.#reap(), this.#options.sweepIntervalMs);
     this.loop.attach();
     for (const slot of this.#slots) this.#spawn(slot);
     return this;
@@ -277,8 +276,7 @@ export class PreforkServer {
     this.#finish = () => {
       this.#finish = undefined;
       clearTimeout(this.#killTimer);
-      clearInterval(this.#sweep);
-      process.off('SIGCHLD', this.#onSigchld);
+      this.#stopReaping?.();
       if (this.#fd >= 0 && this.#ownsFd) sys.close(this.#fd);
       this.#fd = -1;
       this.loop.detach();
@@ -398,12 +396,7 @@ export class PreforkServer {
   #reap(): void {
     for (const slot of this.#slots) {
       if (slot.pid <= 0) continue;
-      let status: proc.WaitStatus | null;
-      try {
-        status = proc.waitpid(slot.pid);
-      } catch {
-        status = { pid: slot.pid, exitCode: null, signal: null }; // ECHILD: someone else reaped it
-      }
+      const status = reapOne(slot.pid);
       if (!status) continue;
       this.#readControl(slot); // its last report (or error) may still be in the socket
       if (status.signal && !this.#closing) {
