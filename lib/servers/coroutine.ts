@@ -10,7 +10,7 @@ import { EventLoop } from '../loop/event-loop';
 import { Listener } from '../loop/listener';
 import type { Protocol } from '../protocols/protocol';
 import * as sys from '../sys/socket';
-import { transportOf, type ServerOptions } from './reactor';
+import { admits, transportOf, type ServerOptions } from './reactor';
 
 /** One connection's coroutine. */
 export type ConnectionHandler = (connection: AsyncConnection) => Promise<void>;
@@ -96,7 +96,7 @@ export class CoroutineServer {
 
   #accept(fd: number): void {
     const o = this.#options;
-    if (this.#closing || this.connections.size >= (o.maxConnections ?? Infinity) || (o.verifyRequest && !o.verifyRequest(sys.getpeername(fd)))) {
+    if (!admits(o, fd, this.connections.size, this.#closing !== undefined)) {
       this.listener.rejected++;
       sys.close(fd);
       return;

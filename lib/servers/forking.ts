@@ -11,7 +11,7 @@ import * as proc from '../sys/process';
 import { reapOne, watchChildren } from './reaper';
 import * as sys from '../sys/socket';
 import { serveBlocking } from './blocking-transport';
-import type { ServerOptions } from './reactor';
+import { admits, type ServerOptions } from './reactor';
 
 /** Options of {@link ForkingServer}. */
 export interface ForkingServerOptions extends ServerOptions {
@@ -190,15 +190,7 @@ export class ForkingServer {
 
   #accept(fd: number): void {
     const o = this.#options;
-    let refuse = this.#closing !== undefined || this.#children.size >= (o.maxConnections ?? Infinity);
-    if (!refuse && o.verifyRequest) {
-      try {
-        refuse = !o.verifyRequest(sys.getpeername(fd));
-      } catch {
-        refuse = true; // the client is already gone (ENOTCONN)
-      }
-    }
-    if (refuse) {
+    if (!admits(o, fd, this.#children.size, this.#closing !== undefined)) {
       this.#stats.rejected++;
       sys.close(fd);
       return;

@@ -34,6 +34,28 @@ export interface ServerOptions extends ListenerOptions {
   shutdownTimeoutMs?: number;
 }
 
+/**
+ * Whether a freshly accepted client may be served: the server is not closing, has fewer than
+ * `maxConnections`, and `verifyRequest` agrees. A client already gone (getpeername: ENOTCONN) is refused
+ * quietly; a throwing `verifyRequest` refuses too and its error goes to `handleError`. Every model admits
+ * through here, so none lets one client's reset escape into its accept loop.
+ */
+export function admits(
+  options: Pick<ServerOptions, 'maxConnections' | 'verifyRequest' | 'handleError'>,
+  fd: number,
+  live: number,
+  closing: boolean,
+): boolean {
+  if (closing || live >= (options.maxConnections ?? Infinity)) return false;
+  if (!options.verifyRequest) return true;
+  try {
+    return options.verifyRequest(sys.getpeername(fd));
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== 'ENOTCONN') options.handleError?.(error as Error, 'error');
+    return false;
+  }
+}
+
 /** Options of {@link ReactorServer}. */
 export interface ReactorServerOptions extends ServerOptions {
   /** Run on this loop (the caller owns it), or else on a new loop over `selector` (default epoll LT). */
@@ -161,7 +183,7 @@ export class ReactorServer {
 
   #accept(fd: number): void {
     const o = this.#options;
-    if (this.#closing || this.connections.size >= (o.maxConnections ?? Infinity) || (o.verifyRequest && !o.verifyRequest(sys.getpeername(fd)))) {
+    if (!admits(o, fd, this.connections.size, this.#closing !== undefined)) {
       this.#refuse(fd);
       return;
     }
