@@ -2,10 +2,10 @@
 // with the seed's C client (a request is `struct Oper {int op, op1, op2}`, 12 bytes; the reply one int).
 //   npm run build:ts && node --single-threaded examples/forking-calculator.js [port]
 // fork() needs --single-threaded on node's command line (not NODE_OPTIONS) and no worker threads. Try it:
-//   node -e "const k=require('./dist');const s=require('net').connect(7070,'127.0.0.1',()=>s.end(Buffer.concat([k.encodeCalcRequest(k.CalcOp.MUL,6,7),k.encodeCalcRequest(k.CalcOp.QUIT,0,0)])));s.on('data',d=>console.log(d.readInt32LE(0)))"
-// Ctrl-C stops accepting, lets the children finish (up to 5 s), and prints the counters.
+//   node dist/cli.js client calc 7070      (then type `mul 6, 7`, or pipe lines in: `echo 'mul 6, 7' | ...`)
+// SIGTERM stops accepting, lets the children finish (up to 5 s), and prints the counters.
 'use strict';
-const { ForkingServer, calculator, CALC_PORT } = require('../dist/index.js');
+const { ForkingServer, calculator, CALC_PORT } = require('epollkit');
 
 const server = new ForkingServer({
   protocol: calculator,
@@ -17,11 +17,14 @@ const server = new ForkingServer({
 }).start();
 console.log(`calculator on 127.0.0.1:${server.port}, a process per connection (parent pid ${process.pid})`);
 
-// Children forked after this inherit the listener: Ctrl-C reaches the whole process group, and as fork()
-// stands a child passes its SIGINT on to the parent, which may so get it several times over.
+// Ctrl-C sends SIGINT to the whole process group: the children, which start with the default action for
+// every signal, end at once (as the seed's C children do) and the parent closes. `kill <parent pid>`
+// (SIGTERM to the parent alone) lets the children finish their clients first.
 let stopping = false;
-process.on('SIGINT', () => {
+const stop = () => {
   if (stopping) return;
   stopping = true;
   server.close().then(() => console.log(server.stats()));
-});
+};
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);

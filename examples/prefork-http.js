@@ -2,24 +2,26 @@
 // one port. Connections are spread by EPOLLEXCLUSIVE on one shared socket, or by SO_REUSEPORT.
 //   npm run build:ts && node --single-threaded examples/prefork-http.js [port] [workers] [exclusive|reuseport]
 // fork() needs --single-threaded on node's command line (not NODE_OPTIONS) and no worker threads.
-// Ctrl-C shuts down gracefully (replies in flight finish) and prints each worker's accepted count.
+// Ctrl-C or SIGTERM shuts down and prints each worker's accepted count.
 'use strict';
 const path = require('node:path');
-const { PreforkServer, httpStatic } = require('../dist/index.js');
+const { PreforkServer, httpStatic } = require('epollkit');
 
 const [port = 8080, workers, balance = 'exclusive'] = process.argv.slice(2);
 let server;
 
-// Installed before start(), so that the workers inherit it: as fork() stands, a worker then passes Ctrl-C's
-// SIGINT (sent to the whole process group) on to the parent instead of dying mid-reply. The parent may get
-// it several times over.
+// Ctrl-C sends SIGINT to the whole process group: the workers, which start with the default action for
+// every signal, die at once, and the parent closes and reaps them. `kill <parent pid>` (SIGTERM to the
+// parent alone) is the graceful way: the workers finish the replies in flight first.
 let stopping = false;
-process.on('SIGINT', async () => {
+const stop = async () => {
   if (stopping) return;
   stopping = true;
   await server.close();
   for (const w of server.stats().perWorker) console.log(`worker slot ${w.slot}: ${w.accepted} connections accepted`);
-});
+};
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);
 
 server = new PreforkServer({
   protocol: httpStatic({ root: path.join(__dirname, 'html') }),

@@ -2,7 +2,7 @@
 // blocking loop: `npm run build:ts && node examples/raw-epoll-echo.js [port]`, then `nc 127.0.0.1 7000`.
 // The same code is the first example of README.md. Ctrl-C stops it.
 'use strict';
-const k = require('../dist/index.js');
+const k = require('epollkit');
 
 const lfd = k.socket(k.AF_INET, k.SOCK_STREAM | k.SOCK_NONBLOCK);
 k.setsockopt(lfd, k.SOL_SOCKET, k.SO_REUSEADDR, 1);

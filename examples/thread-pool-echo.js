@@ -3,7 +3,7 @@
 // running its own epoll reactor. `npm run build:ts && node examples/thread-pool-echo.js [port] [threads]`,
 // then `nc 127.0.0.1 7000`. Ctrl-C closes gracefully: replies in flight are finished first.
 'use strict';
-const { ThreadPoolServer } = require('../dist/index.js');
+const { ThreadPoolServer } = require('epollkit');
 
 const port = Number(process.argv[2] ?? 7000);
 const threads = process.argv[3] === undefined ? undefined : Number(process.argv[3]);

@@ -3,9 +3,14 @@
  * The command line: `epollkit serve | client`. (`lab` and `bench` arrive with the labs.)
  * @module
  */
-import { spawnSync } from 'node:child_process';
-import { Command, Option } from 'commander';
+import { spawn } from 'node:child_process';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { constants } from 'node:os';
 import * as path from 'node:path';
+import { register as registerClient } from './cli/client';
+import { register as registerBench } from './cli/bench';
+import { register as registerBenchHttp } from './cli/bench-http';
+import { register as registerLab } from './cli/lab';
 import { CALC_PORT } from './protocols/calculator';
 import { PROTOCOL_NAMES, type ProtocolSpec } from './protocols/index';
 import { MODELS, createServer } from './servers/models';
@@ -17,6 +22,8 @@ interface ServeOptions {
   port?: number;
   root: string;
   accessLog: boolean;
+  workers?: number;
+  headerTimeout?: number;
 }
 
 function defaultPort(protocol: ServeOptions['protocol']): number {
@@ -24,18 +31,42 @@ function defaultPort(protocol: ServeOptions['protocol']): number {
 }
 
 function specOf(options: ServeOptions): ProtocolSpec {
-  return options.protocol === 'http' ? { name: 'http', root: path.resolve(options.root), accessLog: options.accessLog } : { name: options.protocol };
+  if (options.protocol !== 'http') return { name: options.protocol };
+  return { name: 'http', root: path.resolve(options.root), accessLog: options.accessLog, headerTimeoutMs: options.headerTimeout };
+}
+
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/**
+ * Runs this command again as `node --single-threaded ...` and becomes its shadow: the signals that stop a
+ * server are passed on, and this process ends as the inner one did (its exit code, or its signal raised
+ * again). Asynchronous, so that a SIGTERM to this pid — all a supervisor knows — does not orphan the server.
+ */
+function reexecSingleThreaded(): void {
+  const inner = spawn(process.execPath, ['--single-threaded', ...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit' });
+  // A Ctrl-C reaches both processes (one process group); the inner one takes a repeat as the same request.
+  const forward = (signal: NodeJS.Signals): void => void inner.kill(signal);
+  for (const signal of STOP_SIGNALS) process.on(signal, forward);
+  inner.once('error', (error) => {
+    process.stderr.write(`epollkit: cannot run node again with --single-threaded: ${error.message}\n`);
+    process.exit(1);
+  });
+  inner.once('exit', (code, signal) => {
+    for (const s of STOP_SIGNALS) process.off(s, forward);
+    if (signal === null) process.exit(code ?? 1);
+    // With no listener left the default action applies: this process dies by the same signal.
+    process.exitCode = 128 + (constants.signals[signal] ?? 0);
+    process.kill(process.pid, signal);
+  });
 }
 
 function serve(options: ServeOptions): void {
   // Fork-based models need V8 without helper threads, which only the node command line can ask for.
-  if (MODELS[options.model].needsSingleThreaded && !process.execArgv.includes('--single-threaded')) {
-    const again = spawnSync(process.execPath, ['--single-threaded', ...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit' });
-    process.exit(again.status ?? 1);
-  }
+  if (MODELS[options.model].needsSingleThreaded && !process.execArgv.includes('--single-threaded')) return reexecSingleThreaded();
   const server = createServer(options.model, specOf(options), {
     host: options.host,
     port: options.port ?? defaultPort(options.protocol),
+    workers: options.workers,
     // A keep-alive connection idle this long is closed (also what ends a slowloris).
     connection: { idleTimeoutMs: 60_000 },
   });
@@ -44,13 +75,21 @@ function serve(options: ServeOptions): void {
   process.stdout.write(`epollkit ${options.protocol} server (${options.model}) listening on ${where}\n`);
   if (server.attachable && server.start) {
     server.start();
-    const stop = (): void => void server.close();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    // Kept installed: a repeated signal (Ctrl-C reaches this process and, forwarded, again) must not
+    // kill the process mid-shutdown. Signal listeners do not keep Node's loop alive.
+    let closing: Promise<void> | undefined;
+    const stop = (): void => void (closing ??= server.close());
+    for (const signal of STOP_SIGNALS) process.on(signal, stop);
   } else {
     // A blocking model owns the thread: Node's signal handlers cannot run, and SIGINT/SIGTERM end it.
     server.serveForever!();
   }
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('a positive integer is needed');
+  return n;
 }
 
 const program = new Command('epollkit').description('Linux readiness I/O and classic server models').version('0.1.0');
@@ -64,7 +103,14 @@ program
   .option('-p, --port <port>', 'port (default: 7070 for calc, 8080 for http, else 7000)', (v) => Number.parseInt(v, 10))
   .option('-r, --root <dir>', 'document root for http', path.join(process.cwd(), 'examples', 'html'))
   .option('--access-log', 'print an access log line per response (Common Log Format)', false)
+  .option('--header-timeout <ms>', 'http: a request head must arrive within this long of its first byte (default 10000)', (v) => Number.parseInt(v, 10))
+  .option('-w, --workers <n>', 'worker processes (prefork) or threads (thread-pool); default: one per CPU', positiveInt)
   .action((options: ServeOptions) => serve(options));
+
+registerClient(program);
+registerBench(program);
+registerBenchHttp(program);
+registerLab(program);
 
 program.parseAsync(process.argv).catch((error: Error & { code?: string }) => {
   process.stderr.write(`epollkit: ${error.message}\n`);

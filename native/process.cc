@@ -2,10 +2,12 @@
 // The rules (shared/research/fork-safety.md): Node maps V8's heap MADV_DONTFORK, so fork() must first
 // madvise(MADV_DOFORK) every mapping, in the same native call, or the child has no heap and crashes.
 // The child must run synchronously and leave through _exit. The parent waits only on its own pids.
+// The child starts with the default action for every signal the parent caught (see ResetSignalsInChild).
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -45,10 +47,46 @@ void DoforkAllMappings() {
   close(fd);
 }
 
+// In a new child: every caught signal back to SIG_DFL, then no signal blocked. The handlers caught are
+// libuv's (process.on('SIGTERM'), SIGCHLD for child_process...): they only write the signal number to a
+// pipe the child shares with the parent, so the child would ignore SIGTERM and the parent would act on a
+// signal it never got. SIG_IGN stays (Node ignores SIGPIPE; a child of `nohup` ignores SIGHUP), as
+// execve(2) would keep it. The mask is emptied: libuv blocks signals while it holds its signal lock, and a
+// child has no loop to unblock them. sigaction(2) and sigprocmask(2) are async-signal-safe.
+void ResetSignalsInChild(const sigset_t& unblock) {
+  for (int sig = 1; sig < NSIG; sig++) {
+    struct sigaction old;
+    if (sigaction(sig, nullptr, &old) != 0) continue;  // SIGKILL, SIGSTOP and glibc's own are refused
+    bool caught = (old.sa_flags & SA_SIGINFO) ? old.sa_sigaction != nullptr
+                                               : (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN);
+    if (!caught) continue;
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigemptyset(&dfl.sa_mask);
+    sigaction(sig, &dfl, nullptr);
+  }
+  sigprocmask(SIG_SETMASK, &unblock, nullptr);
+}
+
+// Every signal is blocked across fork(2) so that the child cannot run an inherited handler before
+// ResetSignalsInChild: a signal sent to the new pid at once (a parent's kill right after fork returns)
+// stays pending and is delivered, with the default action, when the child unblocks. The parent gets its
+// own mask back; anything sent to it meanwhile is delivered then.
 Napi::Value Fork(const Napi::CallbackInfo& info) {
   DoforkAllMappings();
+  sigset_t all, before, none;
+  sigfillset(&all);
+  sigemptyset(&none);
+  pthread_sigmask(SIG_SETMASK, &all, &before);
   pid_t pid = fork();
-  if (pid < 0) return ThrowErrno(info.Env(), errno, "fork");
+  int fork_errno = errno;
+  if (pid == 0) {
+    ResetSignalsInChild(none);
+    return Napi::Number::New(info.Env(), 0);
+  }
+  pthread_sigmask(SIG_SETMASK, &before, nullptr);
+  if (pid < 0) return ThrowErrno(info.Env(), fork_errno, "fork");
   return Napi::Number::New(info.Env(), pid);
 }
 

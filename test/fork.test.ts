@@ -203,6 +203,23 @@ describe('fork: children', () => {
     });
   });
 
+  it("a child dies by SIGTERM although the parent catches it: caught signals reset to SIG_DFL, SIGPIPE still ignored, none blocked", async () => {
+    const run = await runFixture('fork-signals.js');
+    expectCompleted(run);
+    expect(run.json).toEqual({
+      parentCatchesTerm: true,
+      parentIgnoresPipe: true,
+      ready: 1,
+      childCaughtStandard: '0',
+      childBlocked: '0',
+      childIgnoresPipe: true,
+      running: killedBy('SIGTERM'),
+      early: killedBy('SIGTERM'),
+      parentGot: 0,
+      zombies: 0,
+    });
+  });
+
   it('SIGCHLD + waitpid over our own pids + a sweep: 100 child_process.spawn exit codes stay right', async () => {
     const run = await runFixture('fork-sigchld.js', [300, 100, 3, 4]);
     expectCompleted(run);

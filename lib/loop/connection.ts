@@ -4,9 +4,14 @@
  * happens exactly once with a reason. recv(2), send(2), writev(2), sendfile(2), shutdown(2).
  *
  * - **Reading.** `readMode: 'level'` does `readsPerEvent` (default 1) recv per readiness and relies on
- *   the selector to report the fd again; `'edge'` reads until EAGAIN, as an edge-triggered selector
- *   requires (or until `readBudget` bytes, then continues after the other ready fds: the cure for one
- *   fast sender starving the rest). The default follows the selector's trigger. A chunk handed to
+ *   the selector to report the fd again; `'edge'` reads until the socket is drained, as an
+ *   edge-triggered selector requires (or until `readBudget` bytes, then continues after the other ready
+ *   fds: the cure for one fast sender starving the rest). "Drained" is EAGAIN, or by default (`edgeDrain:
+ *   'short-read'`, nginx's rule in ngx_unix_recv) a recv that returned less than the buffer: a stream
+ *   socket's recv stops short only when its queue is empty, and bytes arriving after it raise a new edge,
+ *   so the EAGAIN recv — one syscall per event, what made ET slower than LT — is skipped. It stops short
+ *   with data left in two cases, and then the reader goes on to EAGAIN: end of stream already queued
+ *   (EPOLLRDHUP/EPOLLHUP in the event) and TCP urgent data (EPOLLPRI). The default follows the selector's trigger. A chunk handed to
  *   `onData` lives in a buffer shared by every connection of the thread: it is valid only during the
  *   call — copy what you keep.
  * - **Writing.** `write()` sends at once when nothing is queued and queues (a copy of) only what the
@@ -52,6 +57,12 @@ export interface ConnectionOptions {
   readsPerEvent?: number;
   /** Edge mode: bytes read per readiness before yielding to other fds (default: no limit). */
   readBudget?: number;
+  /**
+   * Edge mode: what ends a readiness's reading — `'short-read'` (default: a recv shorter than the buffer,
+   * unless the event also reported a hangup or urgent data) or `'eagain'` (the textbook rule, one more
+   * recv per event; the ET lab compares them).
+   */
+  edgeDrain?: 'short-read' | 'eagain';
   /** Size of one recv (default 64 KiB). */
   readBufferSize?: number;
   /** Queued output above which reading pauses (default 1 MiB). */
@@ -85,6 +96,7 @@ export class Connection {
   readonly #edgeSelector: boolean;
   readonly #readsPerEvent: number;
   readonly #readBudget: number;
+  readonly #shortReadDrains: boolean;
   readonly #readBuffer: Buffer;
   readonly #highWaterMark: number;
   readonly #idleTimeoutMs: number;
@@ -116,6 +128,7 @@ export class Connection {
     this.#edgeRead = (options.readMode ?? loop.selector.trigger) === 'edge';
     this.#readsPerEvent = Math.max(1, options.readsPerEvent ?? 1);
     this.#readBudget = options.readBudget ?? Infinity;
+    this.#shortReadDrains = this.#edgeRead && (options.edgeDrain ?? 'short-read') === 'short-read';
     const size = options.readBufferSize ?? SHARED_READ_SIZE;
     this.#readBuffer =
       size === SHARED_READ_SIZE ? (sharedReadBuffer ??= Buffer.allocUnsafe(SHARED_READ_SIZE)) : Buffer.allocUnsafe(size);
@@ -229,14 +242,15 @@ export class Connection {
       if (this.#closed) return;
     }
     if ((key.readable || key.hangup) && !this.#paused && !this.#readEnded) {
-      this.#read();
+      this.#read(this.#shortReadDrains && !key.hangup && !key.urgent);
     } else if (key.hangup && (this.#paused || this.#readEnded) && !this.#edgeSelector) {
       // Level-triggered EPOLLHUP is reported whatever the interest: without this the loop would spin.
       if (this.#queue.length === 0 || !key.writable) this.close('end');
     }
   }
 
-  #read(): void {
+  // `shortReadDrains`: in edge mode, a recv shorter than the buffer ends this readiness (see the header).
+  #read(shortReadDrains: boolean): void {
     const buf = this.#readBuffer;
     let budget = this.#edgeRead ? this.#readBudget : Infinity;
     for (let reads = 0; ; reads++) {
@@ -251,7 +265,7 @@ export class Connection {
         budget -= n;
         this.#lastIo = this.#lastRead = this.loop.now();
         this.#handlers.onData(buf.subarray(0, n), this);
-        if (this.#closed || this.#paused) return;
+        if (this.#closed || this.#paused || (shortReadDrains && n < buf.length)) return;
       } else if (n === 0) {
         return this.#onPeerEnd();
       } else if (n === -errno.EAGAIN) {
@@ -268,7 +282,8 @@ export class Connection {
     this.#continueScheduled = true;
     this.loop.callSoon(() => {
       this.#continueScheduled = false;
-      if (!this.#closed && !this.#paused && !this.#readEnded) this.#read();
+      // Whatever the last event said is stale by now: read on to EAGAIN.
+      if (!this.#closed && !this.#paused && !this.#readEnded) this.#read(false);
     });
   }
 

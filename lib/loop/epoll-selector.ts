@@ -20,10 +20,13 @@ export interface EpollSelectorOptions {
 }
 
 const READ_BITS = sys.EPOLLIN | sys.EPOLLRDHUP;
+// Edge-triggered readers also learn of TCP urgent data, which makes a recv stop short of the end (see
+// SelectorKey.urgent). Level-triggered keys must not ask: unread urgent data would be reported forever.
+const EDGE_READ_BITS = READ_BITS | sys.EPOLLPRI;
 const HANGUP_BITS = sys.EPOLLHUP | sys.EPOLLRDHUP;
 // With EPOLLEXCLUSIVE the kernel accepts only EPOLLIN, EPOLLOUT, EPOLLERR, EPOLLHUP, EPOLLWAKEUP and EPOLLET
 // (epoll_ctl(2): EINVAL otherwise), so an exclusive key is registered without EPOLLRDHUP.
-const NOT_EXCLUSIVE_BITS = sys.EPOLLRDHUP;
+const NOT_EXCLUSIVE_BITS = sys.EPOLLRDHUP | sys.EPOLLPRI;
 
 /** Selector over one epoll instance. */
 export class EpollSelector<T = unknown> extends BaseSelector<T> {
@@ -32,6 +35,7 @@ export class EpollSelector<T = unknown> extends BaseSelector<T> {
   override readonly oneshot: boolean;
   override readonly fd: number;
   readonly #flags: number;
+  readonly #readBits: number;
   readonly #events: Int32Array;
   readonly #exclusive = new Set<number>();
 
@@ -40,6 +44,7 @@ export class EpollSelector<T = unknown> extends BaseSelector<T> {
     this.trigger = options.trigger ?? 'level';
     this.oneshot = options.oneshot ?? false;
     this.#flags = (this.trigger === 'edge' ? sys.EPOLLET : 0) | (this.oneshot ? sys.EPOLLONESHOT : 0);
+    this.#readBits = this.trigger === 'edge' ? EDGE_READ_BITS : READ_BITS;
     this.#events = new Int32Array(2 * (options.maxEvents ?? 256));
     this.fd = sys.epollCreate1();
     ownFd(this.fd);
@@ -47,7 +52,7 @@ export class EpollSelector<T = unknown> extends BaseSelector<T> {
 
   #mask(interest: InterestMask): number {
     return (
-      ((interest & Interest.READABLE ? READ_BITS : 0) | (interest & Interest.WRITABLE ? sys.EPOLLOUT : 0) | this.#flags) >>> 0
+      ((interest & Interest.READABLE ? this.#readBits : 0) | (interest & Interest.WRITABLE ? sys.EPOLLOUT : 0) | this.#flags) >>> 0
     );
   }
 
@@ -99,6 +104,7 @@ export class EpollSelector<T = unknown> extends BaseSelector<T> {
         (mask & sys.EPOLLOUT) !== 0,
         (mask & HANGUP_BITS) !== 0,
         (mask & sys.EPOLLERR) !== 0,
+        (mask & sys.EPOLLPRI) !== 0,
       );
     }
   }

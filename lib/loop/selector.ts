@@ -59,6 +59,11 @@ export interface SelectorKey<T = unknown> {
   readonly hangup: boolean;
   /** An error is pending on the fd (EPOLLERR/POLLERR/POLLNVAL); read it with recv or SO_ERROR. */
   readonly error: boolean;
+  /**
+   * Edge-triggered epoll only (EPOLLPRI): TCP urgent data is pending. A recv stops short at the urgent
+   * mark, so a reader that takes a short read for "drained" must read on to EAGAIN when this is set.
+   */
+  readonly urgent: boolean;
 }
 
 /** Backend-specific registration options; a backend ignores what it cannot do. */
@@ -102,6 +107,7 @@ export interface MutableKey<T> {
   writable: boolean;
   hangup: boolean;
   error: boolean;
+  urgent: boolean;
 }
 
 /**
@@ -136,7 +142,7 @@ export abstract class BaseSelector<T = unknown> implements Selector<T> {
     this.#checkOpen();
     if (!Number.isInteger(fd) || fd < 0) throw new TypeError(`fd must be an integer >= 0, got ${fd}`);
     if (this.#keys[fd]) misuse('ERR_EPOLLKIT_ALREADY_REGISTERED', `fd ${fd} is already registered`);
-    const key: MutableKey<T> = { fd, interest, data, readable: false, writable: false, hangup: false, error: false };
+    const key: MutableKey<T> = { fd, interest, data, readable: false, writable: false, hangup: false, error: false, urgent: false };
     this.add(key, options);
     this.#keys[fd] = key;
     this.#size++;
@@ -217,10 +223,12 @@ export function markReady<T>(
   writable: boolean,
   hangup: boolean,
   error: boolean,
+  urgent = false,
 ): void {
   key.readable = readable;
   key.writable = writable;
   key.hangup = hangup;
   key.error = error;
+  key.urgent = urgent;
   ready.push(key);
 }

@@ -15,7 +15,7 @@ export type ProtocolSpec =
   | { name: 'echo' }
   | { name: 'calc' }
   | { name: 'session'; store?: SessionStoreOptions }
-  | { name: 'http'; root: string; accessLog?: boolean };
+  | { name: 'http'; root: string; accessLog?: boolean; headerTimeoutMs?: number };
 
 /** The names of the protocols. */
 export const PROTOCOL_NAMES = ['echo', 'calc', 'session', 'http'] as const;
@@ -30,7 +30,11 @@ export function protocolFromSpec(spec: ProtocolSpec): Protocol {
     case 'session':
       return sessionProtocol(new SessionStore(spec.store));
     case 'http':
-      return httpStatic({ root: spec.root, accessLog: spec.accessLog ? (line) => process.stdout.write(line + '\n') : undefined });
+      return httpStatic({
+        root: spec.root,
+        accessLog: spec.accessLog ? (line) => process.stdout.write(line + '\n') : undefined,
+        headerTimeoutMs: spec.headerTimeoutMs,
+      });
     default:
       throw new TypeError(`unknown protocol ${JSON.stringify(spec)}`);
   }

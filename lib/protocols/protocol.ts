@@ -16,6 +16,19 @@ export interface Transport {
   end(): void;
   /** Close once queued output is written. */
   close(): void;
+  /**
+   * Arms the session's one timer (a later call replaces it): `onTimeout` runs once, `delayMs` from now,
+   * on the session's own thread and never inside another of its callbacks, and never after the connection
+   * closed. What a protocol needs for a deadline of its own, such as HTTP's header-read timeout, which
+   * the server's idle timeout cannot express (a slowloris is never idle). Optional: a transport without
+   * a clock leaves it out, and the session then lives by the server's timeouts alone. The reactor runs it
+   * on its loop's timer heap; the forked child's blocking transport caps each wait for input by it.
+   */
+  setTimer?(delayMs: number, onTimeout: () => void): void;
+  /** Disarms the timer, if armed. */
+  clearTimer?(): void;
+  /** The peer's address (for logs), looked up on the first call; undefined when unknown. */
+  peerAddress?(): string | undefined;
 }
 
 /** One connection's (or one peer's) state in a protocol. */

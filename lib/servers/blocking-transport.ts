@@ -44,9 +44,10 @@ export interface BlockingOutcome {
 /**
  * Executes a session's actions at once, with blocking I/O: `write` returns when the kernel has taken every
  * byte, `sendFile` when the file range is sent (sendfile(2) in a loop, poll(2) for POLLOUT on EAGAIN),
- * `end` half-closes, `close` marks the session finished (the owner closes the fd). Like the reactor's
- * transport it never throws for the peer's trouble: the first I/O error is kept in `error`, the transport
- * closes, and later actions are ignored (a `sendFile` still gets its `onDone(error)`).
+ * `end` half-closes, `close` marks the session finished (the owner closes the fd), `setTimer` arms a timer
+ * that {@link serveBlocking} runs between reads. Like the reactor's transport it never throws for the peer's
+ * trouble: the first I/O error is kept in `error`, the transport closes, and later actions are ignored (a
+ * `sendFile` still gets its `onDone(error)`).
  * @example
  * const t = new BlockingTransport(fd, { ioTimeoutMs: 5000 });
  * t.write(Buffer.from('hello\n'));
@@ -61,6 +62,9 @@ export class BlockingTransport implements Transport {
   #closed = false;
   #error: Error | undefined;
   #reason: CloseReason = 'local';
+  #timerAt = Infinity;
+  #onTimeout: (() => void) | undefined;
+  #peer: string | undefined | null = null; // null: not looked up yet
 
   constructor(fd: number, options: BlockingTransportOptions = {}) {
     this.fd = fd;
@@ -149,6 +153,42 @@ export class BlockingTransport implements Transport {
     this.#closed = true;
   }
 
+  /** The session's timer: {@link serveBlocking} caps each wait for input by it and runs it between reads. */
+  setTimer(delayMs: number, onTimeout: () => void): void {
+    this.#timerAt = performance.now() + Math.max(0, delayMs);
+    this.#onTimeout = onTimeout;
+  }
+
+  clearTimer(): void {
+    this.#timerAt = Infinity;
+    this.#onTimeout = undefined;
+  }
+
+  /** Milliseconds until the session's timer is due (0 when due, Infinity when none is armed). */
+  timerLeft(): number {
+    return this.#onTimeout ? Math.max(0, this.#timerAt - performance.now()) : Infinity;
+  }
+
+  /** Runs the session's timer when it is due (or `force`d); returns whether it ran. */
+  runTimer(force = false): boolean {
+    const onTimeout = this.#onTimeout;
+    if (!onTimeout || this.#closed || (!force && performance.now() < this.#timerAt)) return false;
+    this.clearTimer();
+    onTimeout();
+    return true;
+  }
+
+  peerAddress(): string | undefined {
+    if (this.#peer === null) {
+      try {
+        this.#peer = sys.getpeername(this.fd).address;
+      } catch {
+        this.#peer = undefined;
+      }
+    }
+    return this.#peer;
+  }
+
   /** Ends the transport with an I/O error (the first one wins). `during` says which kind of wait timed out. */
   fail(error: Error, during: 'read' | 'write'): void {
     if (this.#error) return;
@@ -183,10 +223,21 @@ export function serveBlocking(fd: number, protocol: Protocol, options: ServeBloc
     session = protocol.open(transport);
     session.onOpen?.();
     while (!transport.closed && !peerEnded) {
+      if (transport.runTimer()) continue;
       let n: number;
+      let forTimer = false;
       try {
-        n = readSome(fd, buffer, 0, buffer.length, transport.timeout('readSome'));
+        // The session's timer caps the wait, so it runs on time even while the peer is silent.
+        const io = transport.timeout('readSome');
+        const left = Math.ceil(transport.timerLeft());
+        forTimer = left !== Infinity && (io < 0 || left < io);
+        n = readSome(fd, buffer, 0, buffer.length, forTimer ? left : io);
       } catch (error) {
+        // Waited until the session's timer: the loop runs it (its clock and poll's may differ by a hair).
+        if (forTimer && (error as { code?: string }).code === 'ETIMEDOUT') {
+          if (transport.timerLeft() < 1) transport.runTimer(true);
+          continue;
+        }
         transport.fail(error as Error, 'read');
         break;
       }

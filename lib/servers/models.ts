@@ -26,9 +26,12 @@ export interface ServerHandle {
   stats(): object;
 }
 
+/** What every model is built with; `workers` is the process count of prefork and the thread count of thread-pool. */
+export type ModelOptions = Omit<ServerOptions, 'protocol'> & { workers?: number };
+
 /** A model: how to build it, and whether it needs `node --single-threaded` (fork-based). */
 export interface ModelInfo {
-  create(spec: ProtocolSpec, options: Omit<ServerOptions, 'protocol'>): ServerHandle;
+  create(spec: ProtocolSpec, options: ModelOptions): ServerHandle;
   needsSingleThreaded?: boolean;
 }
 
@@ -41,14 +44,14 @@ export const MODELS: Record<string, ModelInfo> = {
   'epoll-lt': { create: (spec, o) => new EpollLtServer({ ...o, protocol: protocolFromSpec(spec) }) },
   'epoll-et': { create: (spec, o) => new EpollEtServer({ ...o, protocol: protocolFromSpec(spec) }) },
   threading: { create: (spec, o) => new ThreadingServer({ ...o, protocol: spec }) },
-  'thread-pool': { create: (spec, o) => new ThreadPoolServer({ ...o, protocol: spec }) },
+  'thread-pool': { create: (spec, { workers, ...o }) => new ThreadPoolServer({ ...o, threads: workers, protocol: spec }) },
   forking: { create: (spec, o) => new ForkingServer({ ...o, protocol: protocolFromSpec(spec) }), needsSingleThreaded: true },
   // 'exclusive' (the default): the parent listens before forking, so clients may come before the workers are ready.
   prefork: { create: (spec, o) => new PreforkServer({ ...o, protocol: protocolFromSpec(spec) }), needsSingleThreaded: true },
 };
 
 /** Builds `model` serving `spec`. */
-export function createServer(model: string, spec: ProtocolSpec, options: Omit<ServerOptions, 'protocol'> = {}): ServerHandle {
+export function createServer(model: string, spec: ProtocolSpec, options: ModelOptions = {}): ServerHandle {
   const info = MODELS[model];
   if (!info) throw new TypeError(`unknown model "${model}" (${Object.keys(MODELS).join(', ')})`);
   return info.create(spec, options);

@@ -106,9 +106,9 @@ const STATS_REQUEST = 0x53; // 'S'
  * Needs `node --single-threaded` (the constructor throws `ERR_EPOLLKIT_FORK_NOT_SINGLE_THREADED`) and no
  * worker threads. Everything the options hold (the protocol, handleError, verifyRequest) runs in the
  * workers, synchronously, each with its own copy; `maxConnections` applies per worker. Stop workers with
- * `close()`, not with signals: a worker runs no Node loop, so no JS signal handler (and as fork() stands, a
- * handler inherited from the parent reports the signal to the parent). Other fds the parent holds at
- * `start()` are inherited by the workers.
+ * `close()`, not with signals: a worker runs no Node loop, so no JS signal handler, and it starts with the
+ * default action for every signal (see `fork`): a SIGINT or SIGTERM ends it at once, replies in flight
+ * lost. Other fds the parent holds at `start()` are inherited by the workers.
  * @example
  * // node --single-threaded server.js
  * const server = new PreforkServer({ protocol: httpStatic({ root: 'public' }), port: 8080, workers: 4, balance: 'reuseport' });

@@ -11,7 +11,7 @@
  * @module
  */
 import { Connection, type CloseReason, type ConnectionOptions } from '../loop/connection';
-import { EventLoop, type Registration } from '../loop/event-loop';
+import { EventLoop, type Registration, type Timer } from '../loop/event-loop';
 import { Listener, type ListenerOptions } from '../loop/listener';
 import type { Selector } from '../loop/selector';
 import type { Protocol, Transport } from '../protocols/protocol';
@@ -226,6 +226,9 @@ export class ReactorServer {
 
 /** The protocol's actions, executed on a nonblocking connection. */
 export function transportOf(connection: Connection): Transport {
+  const loop = connection.loop;
+  let timer: Timer | undefined;
+  let peer: string | undefined | null = null; // null: not looked up yet
   return {
     write: (data) => {
       if (!connection.closed) connection.write(data);
@@ -237,5 +240,37 @@ export function transportOf(connection: Connection): Transport {
     },
     end: () => connection.end(),
     close: () => connection.gracefulClose(),
+    setTimer: (delayMs, onTimeout) => {
+      loop.clearTimer(timer);
+      timer = undefined;
+      if (connection.closed) return;
+      timer = loop.setTimeout(() => {
+        timer = undefined;
+        if (connection.closed) return;
+        try {
+          onTimeout();
+        } catch (error) {
+          // A server shutting down gracefully has ended the connection under the session, which cannot
+          // know: its last words are refused (write after end). Anything else is the protocol's failure.
+          if ((error as { code?: string }).code !== 'ERR_EPOLLKIT_CONNECTION_CLOSED') throw error;
+          connection.close('local');
+        }
+      }, delayMs);
+    },
+    clearTimer: () => {
+      loop.clearTimer(timer);
+      timer = undefined;
+    },
+    peerAddress: () => {
+      // After close the fd number may already belong to another connection: never look it up then.
+      if (peer === null && !connection.closed) {
+        try {
+          peer = sys.getpeername(connection.fd).address;
+        } catch {
+          peer = undefined; // ENOTCONN: the peer is already gone
+        }
+      }
+      return peer ?? undefined;
+    },
   };
 }

@@ -38,6 +38,15 @@ function workersBeforeLoad(): boolean {
  * undoes Node's MADV_DONTFORK on the V8 heap, then forks; the parent's event loop is blocked for the
  * length of the call (about 1 ms at 50 MB RSS, growing with RSS).
  *
+ * Signals in the child: every signal the parent catches (each `process.on('SIGTERM')`, child_process's
+ * SIGCHLD: libuv's handlers) is reset to its default action and no signal is blocked, so `kill(pid,
+ * SIGTERM)` ends the child with SIGTERM whatever handlers the parent has. Ignored signals stay ignored
+ * (Node ignores SIGPIPE). Without the reset the child would run libuv's handler, which writes to a pipe
+ * it shares with the parent: the child would survive the signal and the parent would see one it never
+ * got. The reset happens inside the native call, with signals blocked across fork(2), so a signal sent
+ * to the child as soon as its pid is known already meets the default action. A Ctrl-C at the terminal
+ * (SIGINT to the whole process group) therefore ends forked children at once, as it ends a C server's.
+ *
  * Throws `ERR_EPOLLKIT_FORK_NOT_SINGLE_THREADED` unless node runs with `--single-threaded` (without it
  * about half of allocating children deadlock in V8), and `ERR_EPOLLKIT_FORK_WORKERS` in a worker thread
  * or while workers live (their threads would be missing in the child, holding locks).

@@ -3,7 +3,9 @@
 // child processes and worker threads.
 import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, rmdirSync, statSync } from 'node:fs';
+import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import * as path from 'node:path';
@@ -288,4 +290,14 @@ ${body}`;
     firstMessage: <T>(ms = 5000) => guard(first as Promise<T>, 'message from the worker', ms),
     exited: (ms = 5000) => guard(exited, 'worker exit', ms),
   };
+}
+
+/** A loopback TCP port nothing listens on: the kernel's choice, bound and closed again. */
+export async function unusedPort(): Promise<number> {
+  const server = net.createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as net.AddressInfo;
+  server.close();
+  await once(server, 'close');
+  return port;
 }

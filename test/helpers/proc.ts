@@ -31,3 +31,38 @@ export function zombieChildren(parent = process.pid): number[] {
   }
   return zombies;
 }
+
+/** Pids whose parent is `parent`, whatever their state. */
+export function childrenOf(parent: number): number[] {
+  const children: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === parent) children.push(Number(name));
+    } catch {
+      // it ended while we looked
+    }
+  }
+  return children;
+}
+
+/** Whether a process with this pid exists (a zombie counts: it is not reaped yet). */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
+    throw error;
+  }
+}
+
+/** Polls until `ready()` holds — a state to reach, not a duration to assert — and fails after 10 s. */
+export async function waitUntil(ready: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    if (await ready()) return;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error(`never happened: ${what}`);
+}

@@ -1,5 +1,6 @@
 // Connection and Listener behaviour in-process: the ET starvation hazard, read modes, timeouts, close
 // reasons (exactly once), half-close; and a listener that runs out of fds without spinning.
+import { spawn } from 'node:child_process';
 import * as net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as k from '../../lib/index';
@@ -66,6 +67,79 @@ describe('read modes', () => {
     while (ltReads < 10) events += lt.runOnce(100);
     expect(events).toBe(10);
     expect(lt.runOnce(0)).toBe(0);
+  });
+
+  it('ET with the default short-read rule: one recv per event for a small message, the textbook rule two', () => {
+    const counts: Record<string, number> = {};
+    for (const edgeDrain of ['short-read', 'eagain'] as const) {
+      const loop = loopWith(new k.EpollSelector({ trigger: 'edge' }));
+      const chunks: string[] = [];
+      const { client } = pairConnection(loop, { onData: (c) => chunks.push(c.toString()) }, { edgeDrain, readBufferSize: 1024 });
+      k.setCountersEnabled(true);
+      k.resetCounters();
+      k.send(client, Buffer.from('small'));
+      expect(loop.runOnce(100)).toBe(1);
+      const c = k.readCounters();
+      k.setCountersEnabled(false);
+      expect(chunks).toEqual(['small']);
+      counts[edgeDrain] = c.recv;
+      expect(c.eagain).toBe(edgeDrain === 'eagain' ? 1 : 0);
+    }
+    expect(counts).toEqual({ 'short-read': 1, eagain: 2 });
+  });
+
+  it('ET short-read: data and the end of stream queued together are both read (EPOLLRDHUP makes it drain)', () => {
+    const loop = loopWith(new k.EpollSelector({ trigger: 'edge' }));
+    const events: string[] = [];
+    const { connection, client } = pairConnection(loop, {
+      onData: (c) => events.push(c.toString()),
+      onEnd: (c) => {
+        events.push('end');
+        c.end();
+      },
+    });
+    k.send(client, Buffer.from('last words'));
+    k.shutdown(client, k.SHUT_WR);
+    for (let i = 0; i < 5 && !connection.closed; i++) loop.runOnce(100);
+    expect(events).toEqual(['last words', 'end']);
+    expect(connection.closed).toBe(true);
+  });
+
+  it('ET short-read: TCP urgent data stops a recv short, and EPOLLPRI makes the reader go on (no stranded bytes)', async () => {
+    const listener = k.socket(k.AF_INET, k.SOCK_STREAM | k.SOCK_NONBLOCK);
+    fds.push(listener);
+    k.bind(listener, '127.0.0.1', 0);
+    k.listen(listener, 8);
+    const { port } = k.getsockname(listener);
+    // Python sends "abc", an urgent "X", then "def" and keeps the connection open (no FIN to force a drain).
+    const script = `
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", ${port}))
+s.sendall(b"abc"); s.send(b"X", socket.MSG_OOB); s.sendall(b"def")
+print("sent", flush=True)
+time.sleep(10)
+`;
+    const child = spawn('python3', ['-c', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        child.stdout!.on('data', (d) => String(d).includes('sent') && resolve());
+        child.on('exit', (code) => reject(new Error(`python exited ${code}`)));
+      });
+      const fd = k.accept4(listener, k.SOCK_NONBLOCK | k.SOCK_CLOEXEC);
+      expect(fd).toBeGreaterThan(0);
+      fds.push(fd);
+      // Loopback delivers within the sender's send(): everything is queued before the first event, so
+      // there is one edge for all of it. (A MSG_PEEK would stop at the urgent mark too.)
+      const loop = loopWith(new k.EpollSelector({ trigger: 'edge' }));
+      const chunks: string[] = [];
+      const connection = new k.Connection(loop, fd, { onData: (c) => chunks.push(c.toString()) });
+      for (let i = 0; i < 3; i++) loop.runOnce(50);
+      expect(chunks.join('')).toBe('abcdef');
+      expect(bytesWaiting(connection.fd)).toBe(0);
+      loop.remove(fd); // the test's fd list closes it
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 
   it('an ET read budget lets other connections in before finishing a large sender', () => {

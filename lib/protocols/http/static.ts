@@ -4,13 +4,18 @@
  * because the transport's queue is FIFO); `/` and directories serve index.html; Content-Type by
  * extension; ETag/Last-Modified with 304; one byte range with 206/416; 405 with Allow for other methods.
  *
+ * Timeouts: the whole request head must arrive within `headerTimeoutMs` of its first byte (408 and close
+ * otherwise), through the transport's timer: a slowloris that sends a byte every few seconds is never idle,
+ * so the server's idle timeout alone would keep it forever. Between requests only the idle timeout runs.
+ *
  * Paths are refused in every spelling that could leave the root: `..` segments (raw or percent-encoded),
  * encoded slashes and backslashes, NUL, invalid or overlong UTF-8, and symlinks resolving outside the root.
  * @module
  */
-import { closeSync, fstatSync, openSync, realpathSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, realpathSync, statSync, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import type { Protocol, Session, Transport } from '../protocol';
+import { FileCache, type CachedFile, type FileCacheOptions, type FileMeta } from './file-cache';
 import { contentType } from './mime';
 import { HttpError, RequestParser, type RequestHead } from './parser';
 
@@ -22,26 +27,48 @@ export interface HttpStaticOptions {
   accessLog?: (line: string) => void;
   /** The Server header (default "epollkit"). */
   serverName?: string;
+  /**
+   * A request head must be complete this long after its first byte arrived, or the connection gets 408 and
+   * closes (default 10 000 ms; 0: no limit). Needs a transport with a timer (both of epollkit's have one).
+   */
+  headerTimeoutMs?: number;
+  /** What to keep in memory (see {@link FileCache}). */
+  cache?: FileCacheOptions;
 }
 
 const REASONS: Record<number, string> = {
   200: 'OK', 206: 'Partial Content', 301: 'Moved Permanently', 304: 'Not Modified', 400: 'Bad Request',
-  403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 411: 'Length Required',
+  403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 408: 'Request Timeout', 411: 'Length Required',
   414: 'URI Too Long', 416: 'Range Not Satisfiable', 417: 'Expectation Failed',
   431: 'Request Header Fields Too Large', 500: 'Internal Server Error',
 };
 
 let dateSecond = 0;
 let dateValue = '';
-/** The Date header value, formatted at most once per second. */
-function httpDate(): string {
-  const now = Date.now();
+/** The Date header value, formatted at most once per second (always 29 characters: it is patched in place). */
+function httpDate(now = Date.now()): string {
   const second = Math.floor(now / 1000);
   if (second !== dateSecond) {
     dateSecond = second;
     dateValue = new Date(second * 1000).toUTCString();
   }
   return dateValue;
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const two = (n: number): string => (n < 10 ? `0${n}` : `${n}`);
+/** A Common Log Format time: `23/Nov/2026:14:20:00 +0000`. */
+function clfDate(d = new Date()): string {
+  return `${two(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())} +0000`;
+}
+
+const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
+
+/** A directory asked for without its trailing slash. */
+class Redirect extends HttpError {
+  constructor(readonly location: string) {
+    super(301, 'directory without a trailing slash');
+  }
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -68,121 +95,220 @@ export function resolveTarget(root: string, target: string): string {
   return path.join(root, ...segments);
 }
 
+/** The request target without its query or fragment: the file cache's key. */
+function pathKey(target: string): string {
+  const q = target.indexOf('?');
+  const h = target.indexOf('#');
+  const end = q < 0 ? h : h < 0 ? q : Math.min(q, h);
+  return end < 0 ? target : target.slice(0, end);
+}
+
+function metaOf(file: string, st: Stats): FileMeta {
+  const mtime = Math.floor(st.mtimeMs / 1000);
+  return {
+    path: file,
+    size: st.size,
+    mtimeMs: st.mtimeMs,
+    etag: `"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`,
+    lastModified: new Date(mtime * 1000).toUTCString(),
+    contentType: contentType(file),
+  };
+}
+
+/** Whether If-None-Match (or, without it, If-Modified-Since) says the client's copy is current. */
+function notModified(req: RequestHead, file: FileMeta): boolean {
+  const inm = req.headers.get('if-none-match');
+  if (inm !== undefined) return inm === '*' || inm.split(/\s*,\s*/).some((t) => t.replace(/^W\//, '') === file.etag);
+  const ims = req.headers.get('if-modified-since');
+  return ims !== undefined && Date.parse(ims) >= Math.floor(file.mtimeMs / 1000) * 1000;
+}
+
 /** The static-file protocol. */
 export function httpStatic(options: HttpStaticOptions): Protocol {
   const root = realpathSync(options.root);
   const serverName = options.serverName ?? 'epollkit';
+  const headerTimeoutMs = options.headerTimeoutMs ?? 10_000;
+  const accessLog = options.accessLog;
+  const cache = new FileCache(options.cache);
+
+  const headOf = (status: number, fields: string, keepAlive: boolean): string =>
+    `HTTP/1.1 ${status} ${REASONS[status] ?? 'Unknown'}\r\nServer: ${serverName}\r\nDate: ${httpDate()}\r\n${fields}` +
+    `Connection: ${keepAlive ? 'keep-alive' : 'close'}\r\n\r\n`;
+
+  const fieldsOf = (file: FileMeta, length: number): string =>
+    `Content-Type: ${file.contentType}\r\nContent-Length: ${length}\r\nAccept-Ranges: bytes\r\n` +
+    `ETag: ${file.etag}\r\nLast-Modified: ${file.lastModified}\r\n`;
+
+  /** The plain 200 keep-alive reply of a cached file, its Date patched in place once a second. */
+  const replyOf = (file: CachedFile, now: number): Buffer => {
+    const date = httpDate(now);
+    if (file.reply === undefined) {
+      const head = headOf(200, fieldsOf(file, file.body!.length), true);
+      file.reply = Buffer.concat([Buffer.from(head, 'latin1'), file.body!]);
+      file.dateOffset = head.indexOf('\r\nDate: ') + 8;
+      file.dateSecond = dateSecond;
+    } else if (file.dateSecond !== dateSecond) {
+      // Transports never keep the buffer past write(), so rewriting it in place is safe.
+      file.reply.write(date, file.dateOffset, 'latin1');
+      file.dateSecond = dateSecond;
+    }
+    return file.reply;
+  };
+
+  /** The file a target names, from the cache or resolved, checked and cached; throws HttpError otherwise. */
+  const find = (target: string, now: number): CachedFile => {
+    const key = pathKey(target);
+    const hit = cache.fresh(key, now);
+    if (hit !== undefined) return hit;
+    let file = resolveTarget(root, target);
+    let fd: number;
+    try {
+      let st = statSync(file);
+      if (st.isDirectory()) {
+        if (!key.endsWith('/')) throw new Redirect(`${key}/`);
+        file = path.join(file, 'index.html');
+        st = statSync(file);
+      }
+      file = realpathSync(file);
+      if (file !== root && !file.startsWith(root + path.sep)) throw new HttpError(403, 'symlink out of the root');
+      if (!st.isFile()) throw new HttpError(404, 'not a file');
+      fd = openSync(file, 'r');
+    } catch (error) {
+      cache.delete(key);
+      if (error instanceof HttpError) throw error;
+      throw new HttpError(404, 'no such file');
+    }
+    try {
+      const st = fstatSync(fd);
+      return cache.update(key, metaOf(file, st), fd, st, now);
+    } finally {
+      closeSync(fd);
+    }
+  };
+
   return {
     name: 'http',
     open(transport: Transport): Session {
       const parser = new RequestParser();
       let done = false;
+      let timing = false; // the header timer is armed
 
       const log = (req: RequestHead | undefined, status: number, bytes: number): void => {
-        if (!options.accessLog) return;
-        const when = new Date().toUTCString();
+        if (!accessLog) return;
         const line = req ? `${req.method} ${req.target} HTTP/1.${req.minor}` : '-';
-        options.accessLog(`- - - [${when}] "${line}" ${status} ${bytes}`);
+        accessLog(`${transport.peerAddress?.() ?? '-'} - - [${clfDate()}] "${line}" ${status} ${bytes > 0 ? bytes : '-'}`);
       };
-
-      const head = (status: number, fields: string, keepAlive: boolean): Buffer =>
-        Buffer.from(
-          `HTTP/1.1 ${status} ${REASONS[status] ?? 'Unknown'}\r\nServer: ${serverName}\r\nDate: ${httpDate()}\r\n${fields}` +
-            `Connection: ${keepAlive ? 'keep-alive' : 'close'}\r\n\r\n`,
-          'latin1',
-        );
 
       const simple = (req: RequestHead | undefined, status: number, keepAlive: boolean, extra = ''): void => {
         const body = status === 304 ? '' : `<!doctype html><title>${status} ${REASONS[status]}</title><h1>${status} ${REASONS[status]}</h1>\n`;
         const sendBody = req?.method !== 'HEAD' && body.length > 0;
-        transport.write(head(status, `${extra}${body ? `Content-Type: text/html; charset=utf-8\r\nContent-Length: ${body.length}\r\n` : ''}`, keepAlive));
-        if (sendBody) transport.write(Buffer.from(body));
+        const fields = `${extra}${body ? `Content-Type: text/html; charset=utf-8\r\nContent-Length: ${body.length}\r\n` : ''}`;
+        transport.write(Buffer.from(headOf(status, fields, keepAlive) + (sendBody ? body : ''), 'latin1'));
         log(req, status, sendBody ? body.length : 0);
       };
 
       // Answers one request; returns false when the connection must close afterwards.
       const respond = (req: RequestHead): boolean => {
-        const connection = (req.headers.get('connection') ?? '').toLowerCase();
-        const keepAlive = req.minor === 1 ? !/\bclose\b/.test(connection) : /\bkeep-alive\b/.test(connection);
+        const connection = req.headers.get('connection');
+        const keepAlive =
+          connection === undefined ? req.minor === 1
+          : req.minor === 1 ? !/\bclose\b/i.test(connection)
+          : /\bkeep-alive\b/i.test(connection);
+        const now = Date.now(); // one clock reading serves the cache and the Date header
+        let sendContinue = false;
         const expect = req.headers.get('expect');
-        if (expect !== undefined) {
+        // RFC 9110 §10.1.1: an HTTP/1.0 request's expectation is ignored; an unknown one is 417.
+        if (expect !== undefined && req.minor === 1) {
           if (expect.toLowerCase() !== '100-continue') return simple(req, 417, false), false;
-          if (req.bodyLength > 0) transport.write(Buffer.from('HTTP/1.1 100 Continue\r\n\r\n'));
+          sendContinue = req.bodyLength > 0;
         }
-        if (req.method !== 'GET' && req.method !== 'HEAD') return simple(req, 405, keepAlive, 'Allow: GET, HEAD\r\n'), keepAlive;
-        let file: string;
+        // A refusal is a final status without the 100. The client may send its body now or never, so
+        // nothing after it can be framed for sure: close then.
+        const keepAfterRefusal = keepAlive && !sendContinue;
+        if (req.method !== 'GET' && req.method !== 'HEAD') {
+          return simple(req, 405, keepAfterRefusal, 'Allow: GET, HEAD\r\n'), keepAfterRefusal;
+        }
+        let file: CachedFile;
         try {
-          file = resolveTarget(root, req.target);
+          file = find(req.target, now);
         } catch (error) {
           if (!(error instanceof HttpError)) throw error;
-          return simple(req, error.status, keepAlive), keepAlive;
+          const extra = error instanceof Redirect ? `Location: ${error.location}\r\n` : '';
+          return simple(req, error.status, keepAfterRefusal, extra), keepAfterRefusal;
         }
-        let fd: number;
-        try {
-          let st = statSync(file);
-          if (st.isDirectory()) {
-            const bare = req.target.split(/[?#]/)[0];
-            if (!bare.endsWith('/')) return simple(req, 301, keepAlive, `Location: ${bare}/\r\n`), keepAlive;
-            file = path.join(file, 'index.html');
-            st = statSync(file);
+        // The body will be read (and dropped): tell the client to send it, then answer.
+        if (sendContinue) transport.write(CONTINUE);
+        const conditional = req.headers.has('if-none-match') || req.headers.has('if-modified-since') || req.headers.has('range');
+        if (!conditional && file.body !== undefined && keepAlive && req.method === 'GET') {
+          transport.write(replyOf(file, now));
+          log(req, 200, file.body.length);
+          return true;
+        }
+        return sendFile(req, file, keepAlive, now);
+      };
+
+      const sendFile = (req: RequestHead, file: CachedFile, keepAlive: boolean, now: number): boolean => {
+        // A large file is sent from a fresh descriptor with sendfile, never through memory. It may have
+        // changed since it was checked (a growing log): its fstat, not the cache, decides the length.
+        let fd = -1;
+        if (file.body === undefined) {
+          try {
+            fd = openSync(file.path, 'r');
+          } catch {
+            file.checkedAt = -Infinity; // look again on the next request
+            return simple(req, 404, keepAlive), keepAlive;
           }
-          const real = realpathSync(file);
-          if (real !== root && !real.startsWith(root + path.sep)) return simple(req, 403, keepAlive), keepAlive;
-          if (!st.isFile()) return simple(req, 404, keepAlive), keepAlive;
-          fd = openSync(real, 'r');
-        } catch {
-          return simple(req, 404, keepAlive), keepAlive;
+          const st = fstatSync(fd);
+          if (st.size !== file.size || st.mtimeMs !== file.mtimeMs) Object.assign(file, metaOf(file.path, st), { checkedAt: now });
         }
+        let handedOver = false; // to transport.sendFile, which closes it when sent
         try {
-          return sendFile(req, fd, keepAlive, file);
-        } catch (error) {
-          closeSync(fd);
-          throw error;
+          if (notModified(req, file)) {
+            return simple(req, 304, keepAlive, `ETag: ${file.etag}\r\nLast-Modified: ${file.lastModified}\r\n`), keepAlive;
+          }
+          const size = file.size;
+          let start = 0;
+          let end = size; // exclusive
+          let status = 200;
+          let rangeField = '';
+          const range = req.headers.get('range');
+          const m = range === undefined ? null : /^bytes=(\d*)-(\d*)$/.exec(range.trim());
+          if (m !== null) {
+            const [, a, b] = m;
+            if (a === '' && b !== '') start = Math.max(0, size - Number(b));
+            else if (a !== '') {
+              start = Number(a);
+              end = b === '' ? size : Math.min(size, Number(b) + 1);
+            }
+            if ((a === '' && b === '') || start >= size || start >= end) {
+              return simple(req, 416, keepAlive, `Content-Range: bytes */${size}\r\n`), keepAlive;
+            }
+            status = 206;
+            rangeField = `Content-Range: bytes ${start}-${end - 1}/${size}\r\n`;
+          }
+          const length = end - start;
+          const head = Buffer.from(headOf(status, `${fieldsOf(file, length)}${rangeField}`, keepAlive), 'latin1');
+          const bytes = req.method === 'HEAD' ? 0 : length;
+          if (bytes === 0) transport.write(head);
+          else if (file.body !== undefined) transport.write(Buffer.concat([head, file.body.subarray(start, end)]));
+          else {
+            transport.write(head);
+            handedOver = true;
+            transport.sendFile(fd, start, length, () => closeSync(fd));
+          }
+          log(req, status, bytes);
+          return keepAlive;
+        } finally {
+          if (fd >= 0 && !handedOver) closeSync(fd);
         }
       };
 
-      const sendFile = (req: RequestHead, fd: number, keepAlive: boolean, file: string): boolean => {
-        const st = fstatSync(fd);
-        const size = st.size;
-        const mtime = Math.floor(st.mtimeMs / 1000);
-        const etag = `"${size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`;
-        const validators = `ETag: ${etag}\r\nLast-Modified: ${new Date(mtime * 1000).toUTCString()}\r\n`;
-        const inm = req.headers.get('if-none-match');
-        const ims = req.headers.get('if-modified-since');
-        const notModified =
-          inm !== undefined ? inm === '*' || inm.split(/\s*,\s*/).some((t) => t.replace(/^W\//, '') === etag)
-          : ims !== undefined && Date.parse(ims) >= mtime * 1000;
-        if (notModified) {
-          closeSync(fd);
-          return simple(req, 304, keepAlive, validators), keepAlive;
-        }
-        let start = 0;
-        let end = size; // exclusive
-        let status = 200;
-        let rangeField = '';
-        const range = req.headers.get('range');
-        if (range !== undefined && /^bytes=\d*-\d*$/.test(range.trim())) {
-          const [, a, b] = /^bytes=(\d*)-(\d*)$/.exec(range.trim())!;
-          if (a === '' && b !== '') start = Math.max(0, size - Number(b));
-          else if (a !== '') {
-            start = Number(a);
-            end = b === '' ? size : Math.min(size, Number(b) + 1);
-          }
-          if ((a === '' && b === '') || start >= size || start >= end) {
-            closeSync(fd);
-            return simple(req, 416, keepAlive, `Content-Range: bytes */${size}\r\n`), keepAlive;
-          }
-          status = 206;
-          rangeField = `Content-Range: bytes ${start}-${end - 1}/${size}\r\n`;
-        }
-        const length = end - start;
-        transport.write(
-          head(status, `Content-Type: ${contentType(file)}\r\nContent-Length: ${length}\r\nAccept-Ranges: bytes\r\n${rangeField}${validators}`, keepAlive),
-        );
-        if (req.method === 'HEAD' || length === 0) closeSync(fd);
-        else transport.sendFile(fd, start, length, () => closeSync(fd));
-        log(req, status, req.method === 'HEAD' ? 0 : length);
-        return keepAlive;
+      const onHeaderTimeout = (): void => {
+        timing = false;
+        if (done) return;
+        done = true;
+        simple(undefined, 408, false);
+        transport.close();
       };
 
       return {
@@ -199,9 +325,22 @@ export function httpStatic(options: HttpStaticOptions): Protocol {
             done = true;
           }
           parser.release();
-          if (done) transport.close();
+          if (done) return transport.close();
+          // The head clock starts with a head's first byte and stops when no partial head is left.
+          if (parser.buffered > 0) {
+            if (!timing && headerTimeoutMs > 0 && transport.setTimer) {
+              transport.setTimer(headerTimeoutMs, onHeaderTimeout);
+              timing = true;
+            }
+          } else if (timing) {
+            transport.clearTimer?.();
+            timing = false;
+          }
         },
         onEnd: () => transport.close(),
+        onClose: () => {
+          if (timing) transport.clearTimer?.();
+        },
       };
     },
   };
