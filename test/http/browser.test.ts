@@ -24,8 +24,10 @@ describe('headless Chromium', () => {
     expect(existsSync(executablePath), `Chromium is needed at ${executablePath} (apt-get install chromium, or set CHROMIUM_PATH)`).toBe(true);
     server = await startCli('epoll-et', 'http');
     const base = `http://127.0.0.1:${server.port}`;
-    // Chromium's sandbox cannot start as root.
-    browser = await chromium.launch({ executablePath, args: process.getuid?.() === 0 ? ['--no-sandbox'] : [] });
+    // Chromium's sandbox cannot start as root. The browser is a peer, not under test: it starts without the
+    // ASan run's LD_PRELOAD of libasan (which hangs it), while the server keeps it.
+    const { LD_PRELOAD: _preload, ...env } = process.env;
+    browser = await chromium.launch({ executablePath, env, args: process.getuid?.() === 0 ? ['--no-sandbox'] : [] });
     const page = await browser.newPage();
     // No browser cache: every resource must come from the server, so a 304 or a cached copy cannot hide one.
     await (await page.context().newCDPSession(page)).send('Network.setCacheDisabled', { cacheDisabled: true });
