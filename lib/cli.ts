@@ -4,13 +4,14 @@
  * @module
  */
 import { spawn } from 'node:child_process';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { constants } from 'node:os';
 import * as path from 'node:path';
 import { register as registerClient } from './cli/client';
 import { register as registerBench } from './cli/bench';
 import { register as registerBenchHttp } from './cli/bench-http';
 import { register as registerLab } from './cli/lab';
+import { positiveInt } from './cli/options';
 import { CALC_PORT } from './protocols/calculator';
 import { PROTOCOL_NAMES, type ProtocolSpec } from './protocols/index';
 import { MODELS, createServer } from './servers/models';
@@ -84,12 +85,6 @@ function serve(options: ServeOptions): void {
     // A blocking model owns the thread: Node's signal handlers cannot run, and SIGINT/SIGTERM end it.
     server.serveForever!();
   }
-}
-
-function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('a positive integer is needed');
-  return n;
 }
 
 const program = new Command('epollkit').description('Linux readiness I/O and classic server models').version('0.1.0');

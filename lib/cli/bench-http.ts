@@ -3,9 +3,10 @@
  * Markdown table on stdout, JSON + Markdown + an SVG chart in a results folder.
  * @module
  */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { httpServers, httpTable, runHttpBench, writeHttpResults } from '../lab/http-bench';
 import { benchCommand } from './bench';
+import { listOf, positiveInt, positiveNumber } from './options';
 
 interface BenchHttpOptions {
   sizes: boolean | number[];
@@ -16,33 +17,22 @@ interface BenchHttpOptions {
   out?: string;
 }
 
-function positive(value: string): number {
-  const n = Number(value);
-  if (!(n > 0)) throw new InvalidArgumentError('a positive number is needed');
-  return n;
-}
-
 export function register(program: Command): void {
   const names = httpServers().map((s) => s.name);
   benchCommand(program)
     .command('http')
     .description('static HTTP/1.1 keep-alive under wrk beside Node http, Node net, uWebSockets.js, nginx and C: requests per server-CPU-second')
     .addOption(
-      new Option('--servers <list>', `comma-separated (default: all): ${names.join(', ')}`).argParser((v) => {
-        const list = v.split(',').map((s) => s.trim());
-        const bad = list.filter((s) => !names.includes(s));
-        if (bad.length) throw new InvalidArgumentError(`unknown: ${bad.join(', ')}`);
-        return list;
-      }),
+      new Option('--servers <list>', `comma-separated (default: all): ${names.join(', ')}`).argParser(listOf(String, names)),
     )
     .option(
       '--sizes [bytes]',
       'instead: epollkit sending bodies from memory vs with sendfile, over file sizes (comma-separated; default 612 B to 1 MiB)',
-      (v) => v.split(',').map((n) => positive(n)),
+      listOf(positiveNumber),
     )
-    .option('-d, --duration <s>', 'seconds per wrk run (default 5)', positive)
-    .option('-r, --rounds <n>', 'runs per server and file (the median is reported)', positive, 3)
-    .option('-c, --connections <n>', 'wrk connections (default 50)', positive)
+    .option('-d, --duration <s>', 'seconds per wrk run (default 5)', positiveNumber)
+    .option('-r, --rounds <n>', 'runs per server and file (the median is reported)', positiveInt, 3)
+    .option('-c, --connections <n>', 'wrk connections (default 50)', positiveInt)
     .option('--out <dir>', 'results folder (default: results/bench-http-<time>)')
     .action(async (_options: unknown, command: Command) => {
       // `bench` has -d, -c and --out of its own and takes them wherever they stand: merge both levels.

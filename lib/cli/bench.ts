@@ -4,10 +4,11 @@
  * @module
  */
 import { SingleBar, Presets } from 'cli-progress';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { BENCH_MODES, BENCH_PROTOCOLS, REFERENCES, runBench, type BenchMode } from '../lab/bench';
 import { benchMarkdown, defaultResultsDir, writeBenchResults } from '../lab/bench-report';
 import { MODELS } from '../servers/models';
+import { listOf, positiveInt, positiveNumber } from './options';
 
 interface BenchCliOptions {
   models?: string[];
@@ -21,21 +22,6 @@ interface BenchCliOptions {
   out?: string;
 }
 
-function list<T extends string>(allowed: readonly T[]) {
-  return (value: string): T[] => {
-    const items = value.split(',').map((s) => s.trim()).filter(Boolean) as T[];
-    const bad = items.filter((s) => !allowed.includes(s));
-    if (bad.length || items.length === 0) throw new InvalidArgumentError(`expected a comma-separated list of: ${allowed.join(', ')}`);
-    return items;
-  };
-}
-
-function positive(value: string): number {
-  const n = Number(value);
-  if (!(n > 0)) throw new InvalidArgumentError('a positive number is needed');
-  return n;
-}
-
 /** The `bench` command (found or made, so that `bench http` can hang below it whichever registers first). */
 export function benchCommand(program: Command): Command {
   return program.commands.find((c) => c.name() === 'bench') ?? program.command('bench');
@@ -45,13 +31,13 @@ export function register(program: Command): void {
   const servers = [...Object.keys(MODELS), ...REFERENCES];
   benchCommand(program)
     .description('every server model x protocol under a C load generator: throughput, p50/p99 latency, server CPU per request, RSS')
-    .addOption(new Option('--models <list>', `servers, comma-separated (default: all): ${servers.join(', ')}`).argParser(list(servers)))
-    .addOption(new Option('--protocols <list>', 'protocols (default: all; http runs `bench http`\'s servers under wrk)').argParser(list(BENCH_PROTOCOLS)))
-    .addOption(new Option('--modes <list>', 'rt: round trips on kept connections; conn: connect, one request, close (default: both)').argParser(list(BENCH_MODES)))
-    .option('-d, --duration <s>', 'measured seconds per run (default 5, --quick 0.5)', positive)
-    .option('-c, --connections <n>', 'kept connections in rt mode (default 50)', positive)
-    .option('-w, --workers <n>', 'prefork worker processes', positive, 2)
-    .option('-r, --rounds <n>', 'passes over the whole plan; each figure is the median of its passes', positive, 1)
+    .addOption(new Option('--models <list>', `servers, comma-separated (default: all): ${servers.join(', ')}`).argParser(listOf(String, servers)))
+    .addOption(new Option('--protocols <list>', 'protocols (default: all; http runs `bench http`\'s servers under wrk)').argParser(listOf(String, BENCH_PROTOCOLS)))
+    .addOption(new Option('--modes <list>', 'rt: round trips on kept connections; conn: connect, one request, close (default: both)').argParser(listOf(String, BENCH_MODES)))
+    .option('-d, --duration <s>', 'measured seconds per run (default 5, --quick 0.5)', positiveNumber)
+    .option('-c, --connections <n>', 'kept connections in rt mode (default 50)', positiveNumber)
+    .option('-w, --workers <n>', 'prefork worker processes', positiveInt, 2)
+    .option('-r, --rounds <n>', 'passes over the whole plan; each figure is the median of its passes', positiveInt, 1)
     .option('--quick', 'short runs that check consistency, not speed', false)
     .option('--out <dir>', 'results folder (default: results/bench-<time>)')
     .action(async (o: BenchCliOptions) => {

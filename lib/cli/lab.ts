@@ -5,34 +5,13 @@
  * @module
  */
 import { Presets, SingleBar } from 'cli-progress';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { runEtVsLt } from '../lab/et-vs-lt';
 import { HERD_MODES, runHerd } from '../lab/herd';
 import { resultsFolder, saveReport, type LabProgress, type LabReport } from '../lab/report';
 import { SCALING_BACKENDS, runScaling } from '../lab/scaling';
 import { haveStrace } from '../lab/strace';
-
-function int(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('a positive integer is needed');
-  return n;
-}
-
-function seconds(value: string): number {
-  const n = Number(value);
-  if (!(n > 0)) throw new InvalidArgumentError('a positive number is needed');
-  return n;
-}
-
-function list<T extends string | number>(parse: (s: string) => T, allowed?: readonly T[]) {
-  return (value: string): T[] => {
-    const items = value.split(',').map((s) => parse(s.trim()));
-    if (items.length === 0 || (allowed && items.some((s) => !allowed.includes(s)))) {
-      throw new InvalidArgumentError(allowed ? `expected a comma-separated list of: ${allowed.join(', ')}` : 'expected a comma-separated list');
-    }
-    return items;
-  };
-}
+import { listOf, positiveInt, positiveNumber } from './options';
 
 /** Runs a lab with a progress bar on stderr, prints its Markdown and saves its files. */
 async function run<T>(lab: string, out: string | undefined, body: (progress: LabProgress) => Promise<LabReport<T>>): Promise<void> {
@@ -71,15 +50,15 @@ export function register(program: Command): void {
   const lab = program.command('lab').description('experiments with a table and a chart: et-vs-lt, scaling, herd');
 
   labCommand(lab, 'et-vs-lt', 'one echo workload served level- and edge-triggered (and LT + ONESHOT), counted per request; the ET hazards run live')
-    .option('-c, --connections <n>', 'connections (default 50; --quick 8)', int)
-    .option('-m, --message-size <bytes>', 'request size (default 4096)', int)
-    .option('--chunk-size <bytes>', 'the client writes each request in write()s of this size (default 1024)', int)
-    .option('-b, --read-buffer <bytes>', 'the server\'s recv size (default 65536)', int)
-    .option('-n, --messages <n>', 'requests per connection (default 400; --quick 40)', int)
-    .option('--strand-read <bytes>', 'stranding demo: recv size; each request is 4 times this (default 4096)', int)
-    .option('--starve-seconds <s>', 'starvation demo: seconds per server (default 2; --quick 0.4)', seconds)
-    .option('--read-budget <bytes>', 'starvation demo: the ET read budget (default 65536)', int)
-    .option('--counter-rounds <n>', 'pairs of phases with the counters on and off, per variant: what counting costs (default 6; --quick 0)', (v) => (v === '0' ? 0 : int(v)))
+    .option('-c, --connections <n>', 'connections (default 50; --quick 8)', positiveInt)
+    .option('-m, --message-size <bytes>', 'request size (default 4096)', positiveInt)
+    .option('--chunk-size <bytes>', 'the client writes each request in write()s of this size (default 1024)', positiveInt)
+    .option('-b, --read-buffer <bytes>', 'the server\'s recv size (default 65536)', positiveInt)
+    .option('-n, --messages <n>', 'requests per connection (default 400; --quick 40)', positiveInt)
+    .option('--strand-read <bytes>', 'stranding demo: recv size; each request is 4 times this (default 4096)', positiveInt)
+    .option('--starve-seconds <s>', 'starvation demo: seconds per server (default 2; --quick 0.4)', positiveNumber)
+    .option('--read-budget <bytes>', 'starvation demo: the ET read budget (default 65536)', positiveInt)
+    .option('--counter-rounds <n>', 'pairs of phases with the counters on and off, per variant: what counting costs (default 6; --quick 0)', (v) => (v === '0' ? 0 : positiveInt(v)))
     .action(async (o) => {
       await run('et-vs-lt', o.out, (progress) =>
         runEtVsLt({
@@ -100,17 +79,17 @@ export function register(program: Command): void {
     });
 
   labCommand(lab, 'scaling', 'the cost of one wait against idle registered fds, for select, poll and epoll; register/unregister cost')
-    .option('-s, --sizes <list>', 'idle fd counts (default 10,30,100,300,1000,3000,10000; the process may hold 20000 fds)', list(int))
-    .option('-k, --active <n>', 'fds always ready (default 10)', int)
-    .addOption(new Option('--backends <list>', 'default: all').argParser(list(String, SCALING_BACKENDS as readonly string[])))
+    .option('-s, --sizes <list>', 'idle fd counts (default 10,30,100,300,1000,3000,10000; the process may hold 20000 fds)', listOf(positiveInt))
+    .option('-k, --active <n>', 'fds always ready (default 10)', positiveInt)
+    .addOption(new Option('--backends <list>', 'default: all').argParser(listOf(String, SCALING_BACKENDS as readonly string[])))
     .action(async (o) => {
       await run('scaling', o.out, (progress) => runScaling({ sizes: o.sizes, active: o.active, backends: o.backends, verifyStrace: o.verifyStrace, quick: o.quick, progress }));
     });
 
   labCommand(lab, 'herd', 'prefork workers in epoll_wait on one port: wakeups per connection with a shared listener, EPOLLEXCLUSIVE, SO_REUSEPORT')
-    .option('-w, --workers <n>', 'worker processes (default 4)', int)
-    .option('-c, --connections <n>', 'connections per mode, one at a time (default 200; --quick 30)', int)
-    .addOption(new Option('--modes <list>', 'default: all').argParser(list(String, HERD_MODES as readonly string[])))
+    .option('-w, --workers <n>', 'worker processes (default 4)', positiveInt)
+    .option('-c, --connections <n>', 'connections per mode, one at a time (default 200; --quick 30)', positiveInt)
+    .addOption(new Option('--modes <list>', 'default: all').argParser(listOf(String, HERD_MODES as readonly string[])))
     .action(async (o) => {
       await run('herd', o.out, (progress) => runHerd({ workers: o.workers, connections: o.connections, modes: o.modes, verifyStrace: o.verifyStrace, quick: o.quick, progress }));
     });
