@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
+#include "loopback.h"
 
 #define MAXFD 65536
 typedef struct { int m; long pending; size_t off; int out; } conn_t; // m: \r\n\r\n match state
@@ -52,11 +53,7 @@ int main(int argc, char **argv) {
   if (read(f, resp + hl, st.st_size) != st.st_size) { perror("read"); return 1; }
   close(f);
 
-  int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), one = 1;
-  setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(atoi(argv[2])) };
-  inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
-  if (bind(ls, (struct sockaddr *)&a, sizeof a) || listen(ls, 4096)) { perror("bind/listen"); return 1; }
+  int ls = loopback_listener(atoi(argv[2])), one = 1;
   ep = epoll_create1(0);
   struct epoll_event ev = { .events = EPOLLIN, .data.fd = ls };
   epoll_ctl(ep, EPOLL_CTL_ADD, ls, &ev);

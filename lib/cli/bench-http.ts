@@ -5,6 +5,7 @@
  */
 import { Command, Option } from 'commander';
 import { httpServers, httpTable, runHttpBench, writeHttpResults } from '../lab/http-bench';
+import { resultsFolder } from '../lab/report';
 import { benchCommand } from './bench';
 import { listOf, positiveInt, positiveNumber } from './options';
 
@@ -48,7 +49,7 @@ export function register(program: Command): void {
         connections: o.connections,
         log: (line) => process.stderr.write(`${line}\n`),
       });
-      const dir = o.out ?? `results/bench-http-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+      const dir = resultsFolder('bench-http', o.out);
       const files = await writeHttpResults(rows, dir, { mode: o.sizes ? 'sizes' : 'servers', seconds: o.duration, rounds: o.rounds, connections: o.connections });
       process.stdout.write(`${httpTable(rows)}\n`);
       process.stderr.write(`results: ${files.join(', ')}\n`);

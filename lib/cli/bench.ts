@@ -6,7 +6,8 @@
 import { SingleBar, Presets } from 'cli-progress';
 import { Command, Option } from 'commander';
 import { BENCH_MODES, BENCH_PROTOCOLS, REFERENCES, runBench, type BenchMode } from '../lab/bench';
-import { benchMarkdown, defaultResultsDir, writeBenchResults } from '../lab/bench-report';
+import { benchMarkdown, writeBenchResults } from '../lab/bench-report';
+import { resultsFolder } from '../lab/report';
 import { MODELS } from '../servers/models';
 import { listOf, positiveInt, positiveNumber } from './options';
 
@@ -63,7 +64,7 @@ export function register(program: Command): void {
         },
       });
       bar.stop();
-      const dir = o.out ?? defaultResultsDir();
+      const dir = resultsFolder('bench', o.out);
       const files = await writeBenchResults(result, dir);
       process.stdout.write(`${benchMarkdown(result)}\n`);
       process.stderr.write(`results: ${files.join(', ')}\n`);

@@ -198,7 +198,3 @@ export async function writeBenchResults(result: BenchResult, dir: string): Promi
   return files;
 }
 
-/** A results folder named after the time: `results/bench-2026-11-23T14-05-09`. */
-export function defaultResultsDir(date = new Date()): string {
-  return path.join(process.cwd(), 'results', `bench-${date.toISOString().slice(0, 19).replace(/:/g, '-')}`);
-}

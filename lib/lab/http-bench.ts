@@ -18,7 +18,7 @@ import * as path from 'node:path';
 import { packageRoot } from '../binding';
 import { groupedBarChart } from './chart';
 import { freePort, stopServer, waitListening } from './echo-bench';
-import { buildC, median, pinned, processCpuMs } from './tools';
+import { buildC, median, pinned, processTreeCpuMs } from './tools';
 
 /** The files served: the issue's two sizes. */
 export const HTTP_FILES = { small: 612, large: 64 * 1024 } as const;
@@ -160,31 +160,6 @@ function makeRoot(sizes: number[]): { dir: string; root: string; files: Map<numb
   return { dir, root, files };
 }
 
-/** The CPU time of `pid` and its descendants (nginx's worker is the master's child). */
-function treeCpuMs(pid: number): number {
-  let total = 0;
-  for (const p of [pid, ...descendants(pid)]) {
-    try {
-      total += processCpuMs(p);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return total;
-}
-
-function descendants(pid: number): number[] {
-  const out: number[] = [];
-  try {
-    for (const tid of readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)) {
-      out.push(Number(tid), ...descendants(Number(tid)));
-    }
-  } catch {
-    // no such process
-  }
-  return out;
-}
-
 /** GETs `url` and checks the body is `expected`: a server that answers wrongly is not measured. */
 function check(url: string, expected: Buffer): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -237,9 +212,9 @@ async function measure(spec: HttpServerSpec, root: string, file: string, bytes: 
     wrk(url, o.connections, 1, o.loadCpu); // warm-up: JIT, page faults, socket buffers
     const rounds: HttpBenchRow[] = [];
     for (let r = 0; r < o.rounds; r++) {
-      const cpu0 = treeCpuMs(child.pid!);
+      const cpu0 = processTreeCpuMs(child.pid!).total;
       const w = wrk(url, o.connections, o.seconds, o.loadCpu);
-      const cpuMs = treeCpuMs(child.pid!) - cpu0;
+      const cpuMs = processTreeCpuMs(child.pid!).total - cpu0;
       rounds.push({ ...row, requestsPerSec: w.rate, requestsPerCpuSec: w.requests / (cpuMs / 1000), cpuShare: cpuMs / (w.secs * 1000), p50Ms: w.p50, p99Ms: w.p99 });
       o.log(`${spec.name} ${file} round ${r + 1}: ${Math.round(w.rate)} req/s, ${Math.round(rounds[r].requestsPerCpuSec)} req/CPU-s`);
     }
