@@ -14,7 +14,7 @@ import { register as registerLab } from './cli/lab';
 import { positiveInt } from './cli/options';
 import { CALC_PORT } from './protocols/calculator';
 import { PROTOCOL_NAMES, type ProtocolSpec } from './protocols/index';
-import { MODELS, createServer } from './servers/models';
+import { FORK_NODE_FLAGS, MODELS, createServer } from './servers/models';
 
 interface ServeOptions {
   model: string;
@@ -25,6 +25,8 @@ interface ServeOptions {
   accessLog: boolean;
   workers?: number;
   headerTimeout?: number;
+  idleTimeout?: number;
+  balance?: 'exclusive' | 'reuseport';
 }
 
 function defaultPort(protocol: ServeOptions['protocol']): number {
@@ -39,12 +41,12 @@ function specOf(options: ServeOptions): ProtocolSpec {
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 /**
- * Runs this command again as `node --single-threaded ...` and becomes its shadow: the signals that stop a
- * server are passed on, and this process ends as the inner one did (its exit code, or its signal raised
- * again). Asynchronous, so that a SIGTERM to this pid — all a supervisor knows — does not orphan the server.
+ * Runs this command again as `node --single-threaded --use-largepages=silent ...` (FORK_NODE_FLAGS) and
+ * becomes its shadow: the signals that stop a server are passed on, and this process ends as the inner one
+ * did (its exit code, or its signal raised again). Asynchronous, so that a SIGTERM to this pid — all a supervisor knows — does not orphan the server.
  */
 function reexecSingleThreaded(): void {
-  const inner = spawn(process.execPath, ['--single-threaded', ...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit' });
+  const inner = spawn(process.execPath, [...FORK_NODE_FLAGS, ...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit' });
   // A Ctrl-C reaches both processes (one process group); the inner one takes a repeat as the same request.
   const forward = (signal: NodeJS.Signals): void => void inner.kill(signal);
   for (const signal of STOP_SIGNALS) process.on(signal, forward);
@@ -68,8 +70,9 @@ function serve(options: ServeOptions): void {
     host: options.host,
     port: options.port ?? defaultPort(options.protocol),
     workers: options.workers,
-    // A keep-alive connection idle this long is closed (also what ends a slowloris).
-    connection: { idleTimeoutMs: 60_000 },
+    balance: options.balance,
+    // A keep-alive connection idle this long is closed (also what ends a slowloris); 0: never.
+    connection: { idleTimeoutMs: options.idleTimeout ?? 60_000 },
   });
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
   const where = options.protocol === 'http' ? `http://${host}:${server.port}/` : `${host}:${server.port}`;
@@ -99,7 +102,14 @@ program
   .option('-r, --root <dir>', 'document root for http', path.join(process.cwd(), 'examples', 'html'))
   .option('--access-log', 'print an access log line per response (Common Log Format)', false)
   .option('--header-timeout <ms>', 'http: a request head must arrive within this long of its first byte (default 10000)', (v) => Number.parseInt(v, 10))
+  .option('--idle-timeout <ms>', 'close a connection after this long without I/O (default 60000; 0: never)', (v) => (v.trim() === '0' ? 0 : positiveInt(v)))
   .option('-w, --workers <n>', 'worker processes (prefork) or threads (thread-pool); default: one per CPU', positiveInt)
+  .addOption(
+    new Option('--balance <how>', 'prefork: one shared listener woken with EPOLLEXCLUSIVE, or a listener per worker (SO_REUSEPORT)').choices([
+      'exclusive',
+      'reuseport',
+    ]),
+  )
   .action((options: ServeOptions) => serve(options));
 
 registerClient(program);

@@ -17,7 +17,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 import { packageRoot } from '../binding';
-import { MODELS } from '../servers/models';
+import { FORK_NODE_FLAGS, MODELS } from '../servers/models';
 import { freePort, waitListening } from './echo-bench';
 import { runHttpBench, type HttpBenchRow } from './http-bench';
 import { buildC, canPin, median, pinned, processStartTicks, processTree, processTreeCpuMs, processTreeMemoryKb } from './tools';
@@ -149,7 +149,7 @@ function serverArgv(server: string, protocol: BenchProtocol, port: number, worke
   const script = path.join(packageRoot, 'dist', 'lab', 'bench-server.js');
   if (server === 'c-epoll') return [buildC('c_echo'), 'lt', String(port), protocol];
   if (server === 'c-fork') return [buildC('fork_echo'), String(port)];
-  const flags = MODELS[server]?.needsSingleThreaded ? ['--single-threaded'] : [];
+  const flags = MODELS[server]?.needsSingleThreaded ? FORK_NODE_FLAGS : [];
   return [process.execPath, ...flags, script, server, protocol, String(port), ...(server === 'prefork' ? [String(workers)] : [])];
 }
 
@@ -325,7 +325,7 @@ export function combineRounds(rounds: BenchRow[]): BenchRow {
 
 /** Times forks in a Node process like the forking server's parent, pinned where the server runs. */
 export function measureForkCost(forks: number, cpu?: number): ForkCost {
-  const argv = [...pinned(cpu), process.execPath, '--single-threaded', path.join(packageRoot, 'dist', 'lab', 'fork-cost.js'), String(forks)];
+  const argv = [...pinned(cpu), process.execPath, ...FORK_NODE_FLAGS, path.join(packageRoot, 'dist', 'lab', 'fork-cost.js'), String(forks)];
   const out = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', timeout: 60_000 });
   if (out.status !== 0) throw new Error(`fork-cost failed: ${out.stderr}`);
   return JSON.parse(out.stdout) as ForkCost;

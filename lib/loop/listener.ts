@@ -7,7 +7,10 @@
  * Running out of fds (EMFILE/ENFILE) must not spin the loop: the pending connection stays in the queue
  * and keeps the listener readable. The listener closes a reserve fd to accept and close that one
  * connection cleanly (the client sees a close rather than a hang), reopens the reserve, and stops
- * accepting for `emfileBackoffMs` before trying again — the libev/nginx recipe.
+ * accepting for `emfileBackoffMs` before trying again — the libev/nginx recipe. A listener shared with
+ * other processes (`exclusive`: prefork workers) only stops accepting: another worker, with fds to spare,
+ * takes the connection (refusing it cost a 100,000-connection prefork run 25 clients while 7 of its 8
+ * workers had room).
  * @module
  */
 import { openSync, closeSync } from 'node:fs';
@@ -34,7 +37,8 @@ export interface ListenerOptions {
   fd?: number;
   /**
    * Register the listener with EPOLLEXCLUSIVE (epoll only): for processes that share one listening
-   * socket, each with its own epoll, so that a connection wakes one of them, not all.
+   * socket, each with its own epoll, so that a connection wakes one of them, not all. Out of fds, such a
+   * listener only pauses, leaving its connections to the others.
    */
   exclusive?: boolean;
   /** Do not close the listening fd on `close()` (it belongs to someone else, e.g. a prefork parent). */
@@ -56,6 +60,7 @@ export class Listener {
   readonly #acceptBatch: number;
   readonly #backoffMs: number;
   #reserveFd = -1;
+  readonly #shared: boolean;
   readonly #noDelay: boolean;
   readonly #borrowed: boolean;
   #paused = false;
@@ -69,7 +74,8 @@ export class Listener {
     this.#backoffMs = options.emfileBackoffMs ?? 100;
     this.fd = options.fd ?? Listener.open(options);
     this.#noDelay = (options.noDelay ?? true) && sys.getsockopt(this.fd, sys.SOL_SOCKET, sys.SO_DOMAIN) !== sys.AF_UNIX;
-    this.#openReserve();
+    this.#shared = options.exclusive ?? false;
+    if (!this.#shared) this.#openReserve();
     this.#borrowed = options.borrowed ?? false;
     loop.add(this.fd, Interest.READABLE, () => this.#accept(), { close: () => this.close(), exclusive: options.exclusive, owned: !this.#borrowed });
   }
@@ -183,7 +189,7 @@ export class Listener {
     this.pause();
     this.loop.setTimeout(() => {
       if (this.#closed) return;
-      if (this.#reserveFd < 0 && !this.#openReserve()) return this.#backOff();
+      if (!this.#shared && this.#reserveFd < 0 && !this.#openReserve()) return this.#backOff();
       this.resume();
     }, this.#backoffMs);
   }

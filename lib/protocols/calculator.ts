@@ -83,6 +83,7 @@ export class CalcFrameReader {
 /** The calculator protocol. */
 export const calculator: Protocol = {
   name: 'calc',
+  sample: encodeCalcRequest(CalcOp.ADD, 3, 4),
   open(transport: Transport): Session {
     const reader = new CalcFrameReader();
     // Replies of one chunk go out in one write: a client that pipelines gets one segment, not many.

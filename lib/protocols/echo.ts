@@ -7,6 +7,7 @@ import type { Protocol, Session, Transport } from './protocol';
 /** The echo protocol. */
 export const echo: Protocol = {
   name: 'echo',
+  sample: Buffer.alloc(64, 'epollkit echo '),
   open(transport: Transport): Session {
     return {
       onData: (chunk) => transport.write(chunk),

@@ -29,6 +29,12 @@ export interface Transport {
   clearTimer?(): void;
   /** The peer's address (for logs), looked up on the first call; undefined when unknown. */
   peerAddress?(): string | undefined;
+  /**
+   * True when no real client is on the other end: a server is running the protocol's `sample` to compile
+   * its code before forking (see {@link Protocol.sample}). A session leaves no trace of a rehearsal —
+   * no log line, no lasting state.
+   */
+  readonly rehearsal?: boolean;
 }
 
 /** One connection's (or one peer's) state in a protocol. */
@@ -47,4 +53,12 @@ export interface Session {
 export interface Protocol {
   readonly name: string;
   open(transport: Transport): Session;
+  /**
+   * A typical first request from a client. A server that forks per connection runs a few sessions with it
+   * in the parent at start (over a socketpair, transport marked `rehearsal`), so that every child inherits
+   * its code compiled: otherwise each child parses and compiles the whole request path again, which cost
+   * more than the fork itself (issue 6: ~0.5 ms of a child's ~2 ms). Without it the rehearsal sends only
+   * end of stream.
+   */
+  readonly sample?: Uint8Array;
 }

@@ -214,6 +214,8 @@ let connectionIds = 0;
 export function sessionProtocol(store: SessionStore): Protocol {
   return {
     name: 'session',
+    // By endpoint: the state it creates ends with the rehearsal's connection.
+    sample: encodeSessionRequest({ op: SessionOp.ADD, flags: 0, handle: 0, requestId: 1, value: 1 }),
     open(transport: Transport): Session {
       const endpoint = `conn:${++connectionIds}`;
       const partial = Buffer.alloc(SESSION_FRAME_BYTES);

@@ -91,6 +91,32 @@ describe('ForkingServer', () => {
     });
   });
 
+  it('rehearses the protocol\'s sample in the parent at start; clients never see a rehearsal', async () => {
+    await withServer({ protocol: 'probe' }, async (server) => {
+      expect((await server.stats()).stats.rehearsed).toBe(16);
+      expect((await exchange(server.port, Buffer.from('hi'))).data.toString()).toBe('client:hi');
+      const { closed, ended } = await server.close();
+      expectCleanEnd(closed, ended);
+      expect(closed.stats).toMatchObject({ accepted: 1, failed: 0, rehearsed: 16 });
+    });
+  });
+
+  it('rehearsals: 0 rehearses nothing; a sample too large for one thread to play both ends stops them, leaking nothing', async () => {
+    let fds = 0;
+    await withServer({ protocol: 'probe', options: { rehearsals: 0 } }, async (server) => {
+      fds = server.listening.fds;
+      expect((await server.stats()).stats.rehearsed).toBe(0);
+      expect((await exchange(server.port, Buffer.from('hi'))).data.toString()).toBe('client:hi');
+    });
+    await withServer({ protocol: 'probe', sampleBytes: 4 << 20 }, async (server) => {
+      expect(server.listening.fds).toBe(fds);
+      expect((await server.stats()).stats.rehearsed).toBe(0);
+      expect((await exchange(server.port, Buffer.from('hi'))).data.toString()).toBe('client:hi');
+      const { closed, ended } = await server.close();
+      expectCleanEnd(closed, ended);
+    });
+  });
+
   it('a reply is not lost when the client sent more than the session read (lingering close)', async () => {
     const root = mkdtempSync(path.join(tmpdir(), 'epollkit-forking-'));
     try {

@@ -2,6 +2,7 @@
 // sharing one port by EPOLLEXCLUSIVE or SO_REUSEPORT. The server runs in a `node --single-threaded` child
 // process (fixtures/prefork-server.js, loading dist/: `npm run build:ts` first), in a process group of its
 // own that a watchdog kills; real clients drive it over loopback.
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
@@ -180,6 +181,46 @@ describe('PreforkServer', () => {
       } finally {
         rmSync(root, { recursive: true, force: true });
       }
+    });
+  });
+
+  it('exclusive: a worker out of fds leaves connections to the others rather than refusing them', async () => {
+    await withServer({ protocol: 'echo', options: { workers: 2, balance: 'exclusive' } }, async (server) => {
+      const held: net.Socket[] = [];
+      const open = async (i: number): Promise<boolean> => {
+        const socket = net.connect(server.port, '127.0.0.1');
+        held.push(socket);
+        socket.on('error', () => {});
+        const reply = await new Promise<string>((resolve) => {
+          socket.once('data', (c) => resolve(c.toString()));
+          socket.once('close', () => resolve(''));
+          socket.write(`hello ${i}`);
+        });
+        return reply === `hello ${i}`;
+      };
+      try {
+        let answered = 0;
+        for (let i = 0; i < 10; i++) if (await open(i)) answered++;
+        // Starve the worker that has been taking the connections (EPOLLEXCLUSIVE wakes the idle worker
+        // first in the socket's wait queue) with prlimit(1) on its pid: 48 fds leave it room for a few more.
+        const first = (await server.stats()).stats.perWorker as any[];
+        const starved = first.reduce((a, b) => (b.connections > a.connections ? b : a)).pid as number;
+        const other = first.find((w) => w.pid !== starved).pid as number;
+        execFileSync('prlimit', ['--pid', String(starved), '--nofile=48:48']);
+        // All at once, so that connections wait in the queue when the starved worker runs out of fds.
+        const rest = await Promise.all(Array.from({ length: 190 }, (_, i) => open(10 + i)));
+        answered += rest.filter(Boolean).length;
+        const stats = (await server.stats()).stats;
+        expect(answered).toBe(200);
+        const byPid = (pid: number) => stats.perWorker.find((w: any) => w.pid === pid);
+        expect(byPid(starved).connections).toBeLessThan(48); // it did run out of fds...
+        expect(byPid(other).connections).toBeGreaterThan(150); // ...and the other took the rest
+        expect(stats.perWorker.reduce((n: number, w: any) => n + w.rejected, 0)).toBe(0);
+      } finally {
+        for (const socket of held) socket.destroy();
+      }
+      const { closed, ended } = await server.close();
+      expectCleanEnd(closed, ended);
     });
   });
 

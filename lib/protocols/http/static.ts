@@ -186,162 +186,180 @@ export function httpStatic(options: HttpStaticOptions): Protocol {
     }
   };
 
+  /**
+   * One connection's state. A class, so that its methods exist once (on the prototype) rather than as
+   * closures made per connection: an idle keep-alive connection holds only these four fields.
+   */
+  class HttpSession implements Session {
+    readonly #transport: Transport;
+    readonly #parser = new RequestParser();
+    #done = false;
+    #timing = false; // the header timer is armed
+
+    constructor(transport: Transport) {
+      this.#transport = transport;
+    }
+
+    #log(req: RequestHead | undefined, status: number, bytes: number): void {
+      if (!accessLog || this.#transport.rehearsal) return;
+      const line = req ? `${req.method} ${req.target} HTTP/1.${req.minor}` : '-';
+      accessLog(`${this.#transport.peerAddress?.() ?? '-'} - - [${clfDate()}] "${line}" ${status} ${bytes > 0 ? bytes : '-'}`);
+    }
+
+    #simple(req: RequestHead | undefined, status: number, keepAlive: boolean, extra = ''): void {
+      const body = status === 304 ? '' : `<!doctype html><title>${status} ${REASONS[status]}</title><h1>${status} ${REASONS[status]}</h1>\n`;
+      const sendBody = req?.method !== 'HEAD' && body.length > 0;
+      const fields = `${extra}${body ? `Content-Type: text/html; charset=utf-8\r\nContent-Length: ${body.length}\r\n` : ''}`;
+      this.#transport.write(Buffer.from(headOf(status, fields, keepAlive) + (sendBody ? body : ''), 'latin1'));
+      this.#log(req, status, sendBody ? body.length : 0);
+    }
+
+    // Answers one request; returns false when the connection must close afterwards.
+    #respond(req: RequestHead): boolean {
+      const connection = req.headers.get('connection');
+      const keepAlive =
+        connection === undefined ? req.minor === 1
+        : req.minor === 1 ? !/\bclose\b/i.test(connection)
+        : /\bkeep-alive\b/i.test(connection);
+      const now = Date.now(); // one clock reading serves the cache and the Date header
+      let sendContinue = false;
+      const expect = req.headers.get('expect');
+      // RFC 9110 §10.1.1: an HTTP/1.0 request's expectation is ignored; an unknown one is 417.
+      if (expect !== undefined && req.minor === 1) {
+        if (expect.toLowerCase() !== '100-continue') return this.#simple(req, 417, false), false;
+        sendContinue = req.bodyLength > 0;
+      }
+      // A refusal is a final status without the 100. The client may send its body now or never, so
+      // nothing after it can be framed for sure: close then.
+      const keepAfterRefusal = keepAlive && !sendContinue;
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        return this.#simple(req, 405, keepAfterRefusal, 'Allow: GET, HEAD\r\n'), keepAfterRefusal;
+      }
+      let file: CachedFile;
+      try {
+        file = find(req.target, now);
+      } catch (error) {
+        if (!(error instanceof HttpError)) throw error;
+        const extra = error instanceof Redirect ? `Location: ${error.location}\r\n` : '';
+        return this.#simple(req, error.status, keepAfterRefusal, extra), keepAfterRefusal;
+      }
+      // The body will be read (and dropped): tell the client to send it, then answer.
+      if (sendContinue) this.#transport.write(CONTINUE);
+      const conditional = req.headers.has('if-none-match') || req.headers.has('if-modified-since') || req.headers.has('range');
+      if (!conditional && file.body !== undefined && keepAlive && req.method === 'GET') {
+        this.#transport.write(replyOf(file, now));
+        this.#log(req, 200, file.body.length);
+        return true;
+      }
+      return this.#sendFile(req, file, keepAlive, now);
+    }
+
+    #sendFile(req: RequestHead, file: CachedFile, keepAlive: boolean, now: number): boolean {
+      // A large file is sent from a fresh descriptor with sendfile, never through memory. It may have
+      // changed since it was checked (a growing log): its fstat, not the cache, decides the length.
+      let fd = -1;
+      if (file.body === undefined) {
+        try {
+          fd = openSync(file.path, 'r');
+        } catch {
+          file.checkedAt = -Infinity; // look again on the next request
+          return this.#simple(req, 404, keepAlive), keepAlive;
+        }
+        const st = fstatSync(fd);
+        if (st.size !== file.size || st.mtimeMs !== file.mtimeMs) Object.assign(file, metaOf(file.path, st), { checkedAt: now });
+      }
+      let handedOver = false; // to this.#transport.sendFile, which closes it when sent
+      try {
+        if (notModified(req, file)) {
+          return this.#simple(req, 304, keepAlive, `ETag: ${file.etag}\r\nLast-Modified: ${file.lastModified}\r\n`), keepAlive;
+        }
+        const size = file.size;
+        let start = 0;
+        let end = size; // exclusive
+        let status = 200;
+        let rangeField = '';
+        const range = req.headers.get('range');
+        const m = range === undefined ? null : /^bytes=(\d*)-(\d*)$/.exec(range.trim());
+        if (m !== null) {
+          const [, a, b] = m;
+          if (a === '' && b !== '') start = Math.max(0, size - Number(b));
+          else if (a !== '') {
+            start = Number(a);
+            end = b === '' ? size : Math.min(size, Number(b) + 1);
+          }
+          if ((a === '' && b === '') || start >= size || start >= end) {
+            return this.#simple(req, 416, keepAlive, `Content-Range: bytes */${size}\r\n`), keepAlive;
+          }
+          status = 206;
+          rangeField = `Content-Range: bytes ${start}-${end - 1}/${size}\r\n`;
+        }
+        const length = end - start;
+        const head = Buffer.from(headOf(status, `${fieldsOf(file, length)}${rangeField}`, keepAlive), 'latin1');
+        const bytes = req.method === 'HEAD' ? 0 : length;
+        if (bytes === 0) this.#transport.write(head);
+        else if (file.body !== undefined) this.#transport.write(Buffer.concat([head, file.body.subarray(start, end)]));
+        else {
+          this.#transport.write(head);
+          handedOver = true;
+          this.#transport.sendFile(fd, start, length, () => closeSync(fd));
+        }
+        this.#log(req, status, bytes);
+        return keepAlive;
+      } finally {
+        if (fd >= 0 && !handedOver) closeSync(fd);
+      }
+    }
+
+    #onHeaderTimeout(): void {
+      this.#timing = false;
+      if (this.#done) return;
+      this.#done = true;
+      this.#simple(undefined, 408, false);
+      this.#transport.close();
+    }
+
+    onData(chunk: Uint8Array): void {
+      if (this.#done) return;
+      const parser = this.#parser;
+      const transport = this.#transport;
+      parser.feed(chunk);
+      try {
+        for (let req = parser.next(); req; req = this.#done ? null : parser.next()) {
+          if (!this.#respond(req)) this.#done = true;
+        }
+      } catch (error) {
+        if (!(error instanceof HttpError)) throw error;
+        this.#simple(undefined, error.status, false);
+        this.#done = true;
+      }
+      parser.release();
+      if (this.#done) return transport.close();
+      // The head clock starts with a head's first byte and stops when no partial head is left.
+      if (parser.buffered > 0) {
+        if (!this.#timing && headerTimeoutMs > 0 && transport.setTimer) {
+          transport.setTimer(headerTimeoutMs, () => this.#onHeaderTimeout());
+          this.#timing = true;
+        }
+      } else if (this.#timing) {
+        transport.clearTimer?.();
+        this.#timing = false;
+      }
+    }
+
+    onEnd(): void {
+      this.#transport.close();
+    }
+
+    onClose(): void {
+      if (this.#timing) this.#transport.clearTimer?.();
+    }
+  }
+
   return {
     name: 'http',
-    open(transport: Transport): Session {
-      const parser = new RequestParser();
-      let done = false;
-      let timing = false; // the header timer is armed
-
-      const log = (req: RequestHead | undefined, status: number, bytes: number): void => {
-        if (!accessLog) return;
-        const line = req ? `${req.method} ${req.target} HTTP/1.${req.minor}` : '-';
-        accessLog(`${transport.peerAddress?.() ?? '-'} - - [${clfDate()}] "${line}" ${status} ${bytes > 0 ? bytes : '-'}`);
-      };
-
-      const simple = (req: RequestHead | undefined, status: number, keepAlive: boolean, extra = ''): void => {
-        const body = status === 304 ? '' : `<!doctype html><title>${status} ${REASONS[status]}</title><h1>${status} ${REASONS[status]}</h1>\n`;
-        const sendBody = req?.method !== 'HEAD' && body.length > 0;
-        const fields = `${extra}${body ? `Content-Type: text/html; charset=utf-8\r\nContent-Length: ${body.length}\r\n` : ''}`;
-        transport.write(Buffer.from(headOf(status, fields, keepAlive) + (sendBody ? body : ''), 'latin1'));
-        log(req, status, sendBody ? body.length : 0);
-      };
-
-      // Answers one request; returns false when the connection must close afterwards.
-      const respond = (req: RequestHead): boolean => {
-        const connection = req.headers.get('connection');
-        const keepAlive =
-          connection === undefined ? req.minor === 1
-          : req.minor === 1 ? !/\bclose\b/i.test(connection)
-          : /\bkeep-alive\b/i.test(connection);
-        const now = Date.now(); // one clock reading serves the cache and the Date header
-        let sendContinue = false;
-        const expect = req.headers.get('expect');
-        // RFC 9110 §10.1.1: an HTTP/1.0 request's expectation is ignored; an unknown one is 417.
-        if (expect !== undefined && req.minor === 1) {
-          if (expect.toLowerCase() !== '100-continue') return simple(req, 417, false), false;
-          sendContinue = req.bodyLength > 0;
-        }
-        // A refusal is a final status without the 100. The client may send its body now or never, so
-        // nothing after it can be framed for sure: close then.
-        const keepAfterRefusal = keepAlive && !sendContinue;
-        if (req.method !== 'GET' && req.method !== 'HEAD') {
-          return simple(req, 405, keepAfterRefusal, 'Allow: GET, HEAD\r\n'), keepAfterRefusal;
-        }
-        let file: CachedFile;
-        try {
-          file = find(req.target, now);
-        } catch (error) {
-          if (!(error instanceof HttpError)) throw error;
-          const extra = error instanceof Redirect ? `Location: ${error.location}\r\n` : '';
-          return simple(req, error.status, keepAfterRefusal, extra), keepAfterRefusal;
-        }
-        // The body will be read (and dropped): tell the client to send it, then answer.
-        if (sendContinue) transport.write(CONTINUE);
-        const conditional = req.headers.has('if-none-match') || req.headers.has('if-modified-since') || req.headers.has('range');
-        if (!conditional && file.body !== undefined && keepAlive && req.method === 'GET') {
-          transport.write(replyOf(file, now));
-          log(req, 200, file.body.length);
-          return true;
-        }
-        return sendFile(req, file, keepAlive, now);
-      };
-
-      const sendFile = (req: RequestHead, file: CachedFile, keepAlive: boolean, now: number): boolean => {
-        // A large file is sent from a fresh descriptor with sendfile, never through memory. It may have
-        // changed since it was checked (a growing log): its fstat, not the cache, decides the length.
-        let fd = -1;
-        if (file.body === undefined) {
-          try {
-            fd = openSync(file.path, 'r');
-          } catch {
-            file.checkedAt = -Infinity; // look again on the next request
-            return simple(req, 404, keepAlive), keepAlive;
-          }
-          const st = fstatSync(fd);
-          if (st.size !== file.size || st.mtimeMs !== file.mtimeMs) Object.assign(file, metaOf(file.path, st), { checkedAt: now });
-        }
-        let handedOver = false; // to transport.sendFile, which closes it when sent
-        try {
-          if (notModified(req, file)) {
-            return simple(req, 304, keepAlive, `ETag: ${file.etag}\r\nLast-Modified: ${file.lastModified}\r\n`), keepAlive;
-          }
-          const size = file.size;
-          let start = 0;
-          let end = size; // exclusive
-          let status = 200;
-          let rangeField = '';
-          const range = req.headers.get('range');
-          const m = range === undefined ? null : /^bytes=(\d*)-(\d*)$/.exec(range.trim());
-          if (m !== null) {
-            const [, a, b] = m;
-            if (a === '' && b !== '') start = Math.max(0, size - Number(b));
-            else if (a !== '') {
-              start = Number(a);
-              end = b === '' ? size : Math.min(size, Number(b) + 1);
-            }
-            if ((a === '' && b === '') || start >= size || start >= end) {
-              return simple(req, 416, keepAlive, `Content-Range: bytes */${size}\r\n`), keepAlive;
-            }
-            status = 206;
-            rangeField = `Content-Range: bytes ${start}-${end - 1}/${size}\r\n`;
-          }
-          const length = end - start;
-          const head = Buffer.from(headOf(status, `${fieldsOf(file, length)}${rangeField}`, keepAlive), 'latin1');
-          const bytes = req.method === 'HEAD' ? 0 : length;
-          if (bytes === 0) transport.write(head);
-          else if (file.body !== undefined) transport.write(Buffer.concat([head, file.body.subarray(start, end)]));
-          else {
-            transport.write(head);
-            handedOver = true;
-            transport.sendFile(fd, start, length, () => closeSync(fd));
-          }
-          log(req, status, bytes);
-          return keepAlive;
-        } finally {
-          if (fd >= 0 && !handedOver) closeSync(fd);
-        }
-      };
-
-      const onHeaderTimeout = (): void => {
-        timing = false;
-        if (done) return;
-        done = true;
-        simple(undefined, 408, false);
-        transport.close();
-      };
-
-      return {
-        onData(chunk) {
-          if (done) return;
-          parser.feed(chunk);
-          try {
-            for (let req = parser.next(); req; req = done ? null : parser.next()) {
-              if (!respond(req)) done = true;
-            }
-          } catch (error) {
-            if (!(error instanceof HttpError)) throw error;
-            simple(undefined, error.status, false);
-            done = true;
-          }
-          parser.release();
-          if (done) return transport.close();
-          // The head clock starts with a head's first byte and stops when no partial head is left.
-          if (parser.buffered > 0) {
-            if (!timing && headerTimeoutMs > 0 && transport.setTimer) {
-              transport.setTimer(headerTimeoutMs, onHeaderTimeout);
-              timing = true;
-            }
-          } else if (timing) {
-            transport.clearTimer?.();
-            timing = false;
-          }
-        },
-        onEnd: () => transport.close(),
-        onClose: () => {
-          if (timing) transport.clearTimer?.();
-        },
-      };
-    },
+    // The index page, as a browser's first request: it also loads a small index.html into the file cache,
+    // which the children then inherit.
+    sample: Buffer.from('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n', 'latin1'),
+    open: (transport: Transport): Session => new HttpSession(transport),
   };
 }
