@@ -145,9 +145,10 @@ export function checksOf(variant: EtVsLtVariant, r: LabServerReport): Check[] {
     // With nothing ever queued, no send met EAGAIN, so the EAGAINs above are all recv's and accept4's.
     check('queued output bytes (peak) = 0', r.peakQueuedBytes, 0),
     check('send = echo writes', c.send + c.writev, t.writes),
-    // ADD per accept, DEL per close; level-triggered connections also drop EPOLLIN at EOF (one MOD).
+    // ADD per accept, DEL per close; level-triggered connections also drop EPOLLIN at EOF (one MOD), which
+    // under ONESHOT is one of the MODs counted as re-arms.
     check('epoll_ctl = accepts + closes (+ EOF MODs under LT) + re-arms', c.epollCtl,
-      t.accepted + t.closed + (variant.startsWith('et') ? 0 : t.eofReads) + t.rearms),
+      t.accepted + t.closed + (variant === 'lt' ? t.eofReads : 0) + t.rearms),
   ];
   if (variant === 'et') checks.push(check('ET: recv EAGAINs + EOF reads = readable events (each drained once)', recvEagain + t.eofReads, t.readableEvents));
   else if (variant === 'et-short') {

@@ -13,7 +13,7 @@
 import { readSync, writeSync } from 'node:fs';
 import { EpollSelector } from '../loop/epoll-selector';
 import { EventLoop, type Registration } from '../loop/event-loop';
-import { Interest, type SelectorKey } from '../loop/selector';
+import { Interest, type InterestMask, type SelectorKey } from '../loop/selector';
 import { Connection, type ConnectionHandlers, type ConnectionOptions } from '../loop/connection';
 import { Listener } from '../loop/listener';
 import { readCounters, resetCounters, setCountersEnabled, type Counters } from '../sys/counters';
@@ -21,7 +21,7 @@ import { readCounters, resetCounters, setCountersEnabled, type Counters } from '
 /** How the lab server reads and waits. */
 export interface LabServerConfig {
   trigger: 'level' | 'edge';
-  /** EPOLLONESHOT; every key is re-armed (EPOLL_CTL_MOD) before the next wait, as a one-shot server must. */
+  /** EPOLLONESHOT: connections and the listener re-arm their fd (EPOLL_CTL_MOD) after each event. */
   oneshot?: boolean;
   /** Connection read mode (default: the trigger). 'level' under an edge trigger is the "forgot to drain" bug. */
   readMode?: 'level' | 'edge';
@@ -44,7 +44,7 @@ export interface LabTally {
   writableOnlyEvents: number;
   /** epoll_wait calls whose only events were control commands (not part of the workload). */
   controlOnlyWaits: number;
-  /** EPOLL_CTL_MOD calls made to re-arm one-shot keys. */
+  /** EPOLL_CTL_MOD calls under EPOLLONESHOT: each re-arms its key (a change of interest at EOF included). */
   rearms: number;
   /** recv calls that returned data (one onData each), and that returned 0 (end of stream). */
   dataReads: number;
@@ -74,23 +74,19 @@ function emptyTally(): LabTally {
   };
 }
 
-/** An epoll selector that tallies its events by kind and, when one-shot, re-arms the last batch's keys. */
+/** An epoll selector that tallies its events by kind and, when one-shot, the re-arms (every modify). */
 export class TallyingSelector extends EpollSelector<Registration> {
   listenerFd = -1;
   tally = emptyTally();
   /** The fds whose event in the current batch reported a hangup. */
   readonly hangups = new Set<number>();
-  #last: SelectorKey<Registration>[] = [];
+
+  override modify(fd: number, interest: InterestMask, data?: Registration): SelectorKey<Registration> {
+    if (this.oneshot) this.tally.rearms++;
+    return super.modify(fd, interest, data);
+  }
 
   override select(timeoutMs: number): readonly SelectorKey<Registration>[] {
-    if (this.oneshot) {
-      // The handlers of the last batch have run: hand their fds back to the kernel.
-      for (const key of this.#last) {
-        if (this.get(key.fd) !== key) continue;
-        this.modify(key.fd, key.interest);
-        this.tally.rearms++;
-      }
-    }
     const keys = super.select(timeoutMs);
     const t = this.tally;
     let control = 0;
@@ -104,7 +100,6 @@ export class TallyingSelector extends EpollSelector<Registration> {
     }
     t.controlEvents += control;
     if (control > 0 && control === keys.length) t.controlOnlyWaits++;
-    if (this.oneshot) this.#last = [...keys];
     return keys;
   }
 }
@@ -186,6 +181,7 @@ function main(config: LabServerConfig): void {
       if (n === 0) return void process.exit(0); // the parent is gone
       pending = String.fromCharCode(command[0]);
       if (live === 0 || pending === 'k') obey();
+      if (selector.oneshot) loop.modify(0, Interest.READABLE);
     },
     { owned: false },
   );

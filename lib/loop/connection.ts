@@ -94,6 +94,7 @@ export class Connection {
   readonly #handlers: ConnectionHandlers;
   readonly #edgeRead: boolean;
   readonly #edgeSelector: boolean;
+  readonly #oneshot: boolean;
   readonly #readsPerEvent: number;
   readonly #readBudget: number;
   readonly #shortReadDrains: boolean;
@@ -125,6 +126,7 @@ export class Connection {
     this.fd = fd;
     this.#handlers = handlers;
     this.#edgeSelector = loop.selector.trigger === 'edge';
+    this.#oneshot = loop.selector.oneshot;
     this.#edgeRead = (options.readMode ?? loop.selector.trigger) === 'edge';
     this.#readsPerEvent = Math.max(1, options.readsPerEvent ?? 1);
     this.#readBudget = options.readBudget ?? Infinity;
@@ -233,6 +235,13 @@ export class Connection {
   }
 
   #onReady(key: SelectorKey<Registration>): void {
+    this.#dispatch(key);
+    // EPOLLONESHOT disarmed the fd with this event: hand it back to the kernel, with what it waits for now
+    // (one epoll_ctl per event: the price of ONESHOT that the ET lab shows).
+    if (this.#oneshot && !this.#closed) this.loop.modify(this.fd, this.#interest);
+  }
+
+  #dispatch(key: SelectorKey<Registration>): void {
     if (key.error) {
       const code = sys.getsockopt(this.fd, sys.SOL_SOCKET, sys.SO_ERROR);
       if (code !== 0) return this.#fail(-code, 'recv');

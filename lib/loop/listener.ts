@@ -154,6 +154,12 @@ export class Listener {
   }
 
   #accept(): void {
+    this.#acceptBatchNow();
+    // EPOLLONESHOT disarmed the listener with this event; a paused or closed one stays disarmed.
+    if (this.loop.selector.oneshot && !this.#paused && !this.#closed) this.loop.modify(this.fd, Interest.READABLE);
+  }
+
+  #acceptBatchNow(): void {
     for (let i = 0; this.#edge || i < this.#acceptBatch; i++) {
       if (this.#closed || this.#paused) return;
       const fd = sys.accept4(this.fd, sys.SOCK_NONBLOCK);

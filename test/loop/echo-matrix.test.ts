@@ -1,4 +1,5 @@
-// 1,000 connections x 64 KiB of random bytes through the echo server on every backend, hashes equal;
+// 1,000 connections x 64 KiB of random bytes through the echo server on every backend (and epoll with
+// EPOLLONESHOT), hashes equal;
 // and 64 MiB through a deliberately slow reader, intact, with the server's queue bounded by backpressure.
 import { createHash, randomBytes } from 'node:crypto';
 import * as net from 'node:net';
@@ -41,7 +42,10 @@ async function pool<T>(count: number, concurrency: number, task: (i: number) => 
   return results;
 }
 
-describe.each(backends)('$name echo server', (backend) => {
+// EPOLLONESHOT disarms an fd at each event: the Connection and the Listener re-arm theirs.
+const oneshot = [{ name: 'epoll-lt-oneshot' }, { name: 'epoll-et-oneshot' }];
+
+describe.each([...backends, ...oneshot])('$name echo server', (backend) => {
   it('echoes 1,000 connections x 64 KiB intact', async () => {
     const server = await startEchoServer(backend.name);
     try {
