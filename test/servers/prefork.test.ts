@@ -184,6 +184,29 @@ describe('PreforkServer', () => {
     });
   });
 
+  it('exclusive: kept connections arriving one at a time go round the workers', async () => {
+    // The kernel wakes the first idle exclusive waiter; each worker moves itself to the back after accepting.
+    await withServer({ protocol: 'echo', options: { workers: 2, balance: 'exclusive' } }, async (server) => {
+      const held: net.Socket[] = [];
+      try {
+        for (let i = 0; i < 20; i++) {
+          const socket = net.connect(server.port, '127.0.0.1');
+          held.push(socket);
+          await new Promise((resolve, reject) => {
+            socket.once('data', resolve);
+            socket.once('error', reject);
+            socket.write('x');
+          });
+        }
+        const perWorker = ((await server.stats()).stats.perWorker as any[]).map((w) => w.connections);
+        expect(perWorker.reduce((a, b) => a + b, 0)).toBe(20);
+        expect(Math.min(...perWorker)).toBeGreaterThanOrEqual(8); // 10/10 when each wake finds one connection
+      } finally {
+        for (const socket of held) socket.destroy();
+      }
+    });
+  });
+
   it('exclusive: a worker out of fds leaves connections to the others rather than refusing them', async () => {
     await withServer({ protocol: 'echo', options: { workers: 2, balance: 'exclusive' } }, async (server) => {
       const held: net.Socket[] = [];
