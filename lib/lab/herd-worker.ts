@@ -40,7 +40,8 @@ function voluntarySwitches(): number {
 function main(mode: HerdMode, port: number): void {
   const selector = new TallyingSelector();
   const loop = new EventLoop({ selector });
-  const listener = new Listener(loop, (fd) => sys.close(fd), mode === 'reuseport' ? { port, reusePort: true } : { fd: 3, borrowed: true, exclusive: mode === 'exclusive' });
+  // The kernel's own behaviour: accept until EAGAIN, no requeue (PreforkServer's listeners do both otherwise).
+  const listener = new Listener(loop, (fd) => sys.close(fd), mode === 'reuseport' ? { port, reusePort: true } : { fd: 3, borrowed: true, exclusive: mode === 'exclusive', acceptBatch: 64, requeue: false });
   selector.listenerFd = listener.fd;
   let switches0 = voluntarySwitches();
   let accepted0 = 0;

@@ -43,6 +43,12 @@ export interface ListenerOptions {
    * epoll instance to the back of the kernel's line of waiters, so that connections go round the workers.
    */
   exclusive?: boolean;
+  /**
+   * `exclusive` only: move to the back of the kernel's line of waiters after each accept batch (default
+   * true). Off, the first idle worker in the line takes every connection that arrives alone — what the
+   * herd lab shows.
+   */
+  requeue?: boolean;
   /** Do not close the listening fd on `close()` (it belongs to someone else, e.g. a prefork parent). */
   borrowed?: boolean;
   /** TCP_NODELAY on accepted TCP connections (default true): replies leave at once, not after Nagle's wait. */
@@ -63,6 +69,7 @@ export class Listener {
   readonly #backoffMs: number;
   #reserveFd = -1;
   readonly #shared: boolean;
+  readonly #requeue: boolean;
   readonly #noDelay: boolean;
   readonly #borrowed: boolean;
   #paused = false;
@@ -73,6 +80,7 @@ export class Listener {
     this.#onConnection = onConnection;
     this.#edge = loop.selector.trigger === 'edge';
     this.#shared = options.exclusive ?? false;
+    this.#requeue = this.#shared && (options.requeue ?? true);
     // Shared: one per wake, as nginx (multi_accept off), or the first worker woken empties a burst alone.
     this.#acceptBatch = Math.max(1, options.acceptBatch ?? (this.#shared ? 1 : 64));
     this.#backoffMs = options.emfileBackoffMs ?? 100;
@@ -163,7 +171,7 @@ export class Listener {
     // EPOLLONESHOT disarmed the listener with this event.
     if (this.loop.selector.oneshot) this.loop.modify(this.fd, Interest.READABLE);
     // A shared listener goes to the back of the line, so that the next connection wakes another worker.
-    else if (this.#shared && this.accepted > accepted) (this.loop.selector as Partial<EpollSelector>).requeue?.(this.fd);
+    else if (this.#requeue && this.accepted > accepted) (this.loop.selector as Partial<EpollSelector>).requeue?.(this.fd);
   }
 
   #acceptBatchNow(): void {
