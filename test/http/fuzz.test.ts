@@ -6,11 +6,12 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import fc from 'fast-check';
+import { fuzzRuns, fuzzTimeoutMs } from '../helpers/fuzz';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as k from '../../lib/index';
 import { feedInPieces } from '../protocols/recorder';
 
-const RUNS = Number(process.env.FUZZ_RUNS ?? 400);
+const RUNS = 400;
 const STATUS_LINE = /^HTTP\/1\.1 [1-5]\d\d [A-Za-z -]+\r\n/;
 
 let root: string;
@@ -62,9 +63,9 @@ describe('HTTP parser and responder, sans-IO', () => {
           if (a.kind === 'sendFile') expect(recorder.actions[i - 1]?.kind).toBe('write');
         });
       }),
-      { numRuns: RUNS },
+      fuzzRuns(RUNS),
     );
-  });
+  }, fuzzTimeoutMs);
 
   it('the parser reads the same heads however the bytes are cut', () => {
     const heads = (input: Buffer, cuts: number[]) => {
@@ -90,9 +91,9 @@ describe('HTTP parser and responder, sans-IO', () => {
       fc.property(bytes, fc.array(fc.nat({ max: 400 }), { maxLength: 8 }), (input, cuts) => {
         expect(heads(input, cuts)).toEqual(heads(input, []));
       }),
-      { numRuns: RUNS },
+      fuzzRuns(RUNS),
     );
-  });
+  }, fuzzTimeoutMs);
 
   it('the parser alone throws nothing but HttpError', () => {
     fc.assert(
@@ -108,9 +109,9 @@ describe('HTTP parser and responder, sans-IO', () => {
           expect([400, 411, 414, 431]).toContain((error as k.HttpError).status);
         }
       }),
-      { numRuns: RUNS },
+      fuzzRuns(RUNS),
     );
-  });
+  }, fuzzTimeoutMs);
 });
 
 describe('HTTP over a real socket', () => {
@@ -136,7 +137,7 @@ describe('HTTP over a real socket', () => {
           const valid = await exchange(server.port, Buffer.from('GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n'));
           expect(valid).toMatch(/^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\n<h1>fuzz<\/h1>$/);
         }),
-        { numRuns: Math.ceil(RUNS / 4) },
+        fuzzRuns(Math.ceil(RUNS / 4)),
       );
     } finally {
       await server.close();
@@ -144,5 +145,5 @@ describe('HTTP over a real socket', () => {
     }
     // Only the peers' own trouble (resets) may be reported, never a protocol failure.
     for (const e of errors) expect((e as NodeJS.ErrnoException).code).toMatch(/^(ECONNRESET|EPIPE)$/);
-  });
+  }, fuzzTimeoutMs);
 });

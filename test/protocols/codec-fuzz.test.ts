@@ -1,11 +1,12 @@
 // Property-based tests of the calculator and session codecs (fast-check): arbitrary frames, split and
 // coalesced arbitrarily, never throw and get the same replies as when they arrive in one piece.
 import fc from 'fast-check';
+import { fuzzRuns, fuzzTimeoutMs } from '../helpers/fuzz';
 import { describe, expect, it } from 'vitest';
 import * as k from '../../lib/index';
 import { feedInPieces } from './recorder';
 
-const RUNS = Number(process.env.FUZZ_RUNS ?? 300);
+const RUNS = 300;
 const int32 = fc.integer({ min: -0x80000000, max: 0x7fffffff });
 const cuts = (max: number) => fc.array(fc.nat({ max }), { maxLength: 12 });
 
@@ -26,9 +27,9 @@ describe('calculator codec', () => {
         answered.forEach(([op, a, b], i) => expected.writeInt32LE(k.calculate(op, a, b), 4 * i));
         expect(whole.written()).toEqual(expected);
       }),
-      { numRuns: RUNS },
+      fuzzRuns(RUNS),
     );
-  });
+  }, fuzzTimeoutMs);
 });
 
 describe('session codec', () => {
@@ -59,7 +60,7 @@ describe('session codec', () => {
         const bad = requests.findIndex((r) => r.version !== 1);
         expect(whole.written().length).toBe(16 * (bad < 0 ? requests.length : bad + 1));
       }),
-      { numRuns: RUNS },
+      fuzzRuns(RUNS),
     );
-  });
+  }, fuzzTimeoutMs);
 });
