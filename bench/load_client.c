@@ -1,11 +1,12 @@
 // Load generator for `epollkit bench`: one thread, epoll, nonblocking sockets, every reply checked.
-// usage: load_client [-p echo|calc|session] [-m rt|conn] [-c CONNS] [-s MSGSIZE] [-d SECONDS] [-w DRAIN_S] PORT
+// usage: load_client [-p echo|calc|session] [-m rt|conn] [-c CONNS] [-s MSGSIZE] [-d SECONDS] [-w DRAIN_S] [-n TOTAL] PORT
 //   rt   (round trips): CONNS connections opened once, each makes one round trip (not measured; then
 //        "ready" is printed); then each sends a request, waits for the whole reply, checks it and sends
 //        the next, until SECONDS pass; then replies in flight are awaited (DRAIN_S).
 //   conn (connections): CONNS slots, each looping socket, connect, one request, reply, close. Source
 //        addresses are spread over 127.0.0.2-9 (IP_BIND_ADDRESS_NO_PORT) so that TIME_WAIT on one
-//        address does not cap the rate at the client's port search.
+//        address does not cap the rate at the client's port search. -n TOTAL ends the run after TOTAL
+//        connections (or SECONDS, whichever is first): a fixed count, for leak tests; rate is then per elapsed second.
 // Protocols: echo (MSGSIZE bytes, pattern checked), calc (seed 001: 12-byte LE int32 op,a,b -> LE int32),
 // session (seed 004: 16-byte ADD frames by endpoint; the reply's status, id and running total checked).
 // Prints one line of key=value: sent = answered (in time) + drained (after) + lost (on a broken connection)
@@ -31,6 +32,7 @@ enum { IDLE, CONNECTING, WAITING };
 typedef struct { int fd, state, got; uint32_t seq; double t0; unsigned char req[4096]; } conn_t;
 
 static int proto = ECHO, conn_mode = 0, nconn = 50, msgsize = 64, port, ep;
+static long total_limit;  // -n: connections to make in conn mode (0: as many as SECONDS allow)
 static double secs = 5, drain = 2;
 static long sent, answered, drained, lost, wrong, errors, connects;
 #define NB 1000000  // 1 µs latency buckets up to 1 s; slower replies land in the last one
@@ -85,6 +87,8 @@ static int send_request(conn_t *c) {
 
 static void start_conn(conn_t *c, int slot) {
   static const int one = 1;
+  if (total_limit && connects >= total_limit) return;
+  connects++;
   c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
   setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   setsockopt(c->fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
@@ -116,16 +120,17 @@ static void fail(conn_t *c) { errors++; lost += c->state == WAITING; close(c->fd
 
 int main(int argc, char **argv) {
   int opt;
-  while ((opt = getopt(argc, argv, "p:m:c:s:d:w:")) != -1) {
+  while ((opt = getopt(argc, argv, "p:m:c:s:d:w:n:")) != -1) {
     if (opt == 'p') proto = !strcmp(optarg, "calc") ? CALC : !strcmp(optarg, "session") ? SESSION : ECHO;
     else if (opt == 'm') conn_mode = !strcmp(optarg, "conn");
     else if (opt == 'c') nconn = atoi(optarg);
     else if (opt == 's') msgsize = atoi(optarg);
     else if (opt == 'd') secs = atof(optarg);
     else if (opt == 'w') drain = atof(optarg);
+    else if (opt == 'n') total_limit = atol(optarg);
   }
   if (optind >= argc || nconn < 1 || msgsize < 1 || msgsize > 4096) {
-    fprintf(stderr, "usage: %s [-p echo|calc|session] [-m rt|conn] [-c CONNS] [-s MSGSIZE 1..4096] [-d SECONDS] [-w DRAIN_S] PORT\n", argv[0]);
+    fprintf(stderr, "usage: %s [-p echo|calc|session] [-m rt|conn] [-c CONNS] [-s MSGSIZE 1..4096] [-d SECONDS] [-w DRAIN_S] [-n TOTAL] PORT\n", argv[0]);
     return 2;
   }
   port = atoi(argv[optind]);
@@ -136,7 +141,7 @@ int main(int argc, char **argv) {
   struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(0x7f000001) };
   for (int i = 0; i < nconn; i++) {
     conn_t *c = &conns[i];
-    if (conn_mode) { start_conn(c, i); connects++; continue; }
+    if (conn_mode) { start_conn(c, i); continue; }
     // Round trips: a blocking connect (an iterative server's backlog completes it too), then nonblocking I/O.
     static const int one = 1;
     c->fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -172,7 +177,7 @@ int main(int argc, char **argv) {
   while ((t = now()) < stop) {
     inflight = 0;
     for (int i = 0; i < nconn; i++) inflight += conns[i].state != IDLE;
-    if (t >= end && inflight == 0) break;
+    if ((t >= end || (total_limit && connects >= total_limit)) && inflight == 0) break;
     int n = epoll_wait(ep, evs, 1024, 10);
     for (int k = 0; k < n; k++) {
       conn_t *c = evs[k].data.ptr;
@@ -194,12 +199,13 @@ int main(int argc, char **argv) {
       c->state = IDLE;
       if (conn_mode) {
         close(c->fd); c->fd = -1;
-        if (tn < end) { start_conn(c, (int)(c - conns)); connects++; }
+        if (tn < end) start_conn(c, (int)(c - conns));
       } else if (tn < end && send_request(c)) fail(c);
     }
     // conn mode: a slot whose connect failed outright starts again
-    if (conn_mode && t < end) for (int i = 0; i < nconn; i++) if (conns[i].state == IDLE) { start_conn(&conns[i], i); connects++; }
+    if (conn_mode && t < end) for (int i = 0; i < nconn; i++) if (conns[i].state == IDLE) start_conn(&conns[i], i);
   }
+  if (total_limit && connects >= total_limit && now() < end) secs = now() - start;  // ended by count: per elapsed second
   long unanswered = 0;
   for (int i = 0; i < nconn; i++) { unanswered += conns[i].state != IDLE; if (conns[i].fd >= 0) close(conns[i].fd); }
   long total = answered + drained, c = 0, p50 = -1, p99 = -1;

@@ -14,6 +14,7 @@ import { register as registerLab } from './cli/lab';
 import { positiveInt } from './cli/options';
 import { CALC_PORT } from './protocols/calculator';
 import { PROTOCOL_NAMES, type ProtocolSpec } from './protocols/index';
+import { childLog } from './servers/forking';
 import { FORK_NODE_FLAGS, MODELS, createServer } from './servers/models';
 
 interface ServeOptions {
@@ -73,6 +74,11 @@ function serve(options: ServeOptions): void {
     balance: options.balance,
     // A keep-alive connection idle this long is closed (also what ends a slowloris); 0: never.
     connection: { idleTimeoutMs: options.idleTimeout ?? 60_000 },
+    // A peer's reset or timeout is its own business; a crashed child or worker, or a protocol's exception,
+    // is said (with a blocking write: this may run in a forked child).
+    handleError: (error, reason) => {
+      if (reason === 'error') childLog(`epollkit: ${error.stack ?? error}`);
+    },
   });
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
   const where = options.protocol === 'http' ? `http://${host}:${server.port}/` : `${host}:${server.port}`;

@@ -14,7 +14,11 @@ const cli = path.resolve(__dirname, '../../dist/cli.js');
 export const htmlRoot = path.resolve(__dirname, '../../examples/html');
 
 export async function startCli(model: string, protocol: string, extra: string[] = []): Promise<CliServer> {
-  const args = [cli, 'serve', '--model', model, '--protocol', protocol, '--port', '0', ...(protocol === 'http' ? ['--root', htmlRoot] : []), ...extra];
+  return startServerProcess([cli, 'serve', '--model', model, '--protocol', protocol, '--port', '0', ...(protocol === 'http' ? ['--root', htmlRoot] : []), ...extra]);
+}
+
+/** Runs `node ...args`, a server that prints "... listening on host:port" first, as {@link startCli} does the CLI. */
+export async function startServerProcess(args: string[]): Promise<CliServer> {
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout! });
   const port = await new Promise<number>((resolve, reject) => {
