@@ -152,6 +152,11 @@ export class Connection {
     return this.#queued;
   }
 
+  /** True while more output is queued than the high-water mark (`write` returned false; wait for `onDrain`). */
+  get writableNeedDrain(): boolean {
+    return this.#queued > this.#highWaterMark;
+  }
+
   /** True while reading is paused by backpressure or {@link Connection.pause}. */
   get paused(): boolean {
     return this.#paused;

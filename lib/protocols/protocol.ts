@@ -30,6 +30,13 @@ export interface Transport {
   /** The peer's address (for logs), looked up on the first call; undefined when unknown. */
   peerAddress?(): string | undefined;
   /**
+   * True while more output is queued than the connection's high-water mark: a session that could go on
+   * producing (answering pipelined requests) should stop and go on in `Session.onDrain`, so that a client that
+   * sends without reading costs the server no more than the mark. Absent (or false) on a transport that
+   * writes through, such as a forked child's blocking one.
+   */
+  readonly writableNeedDrain?: boolean;
+  /**
    * True when no real client is on the other end: a server is running the protocol's `sample` to compile
    * its code before forking (see {@link Protocol.sample}). A session leaves no trace of a rehearsal —
    * no log line, no lasting state.
@@ -45,6 +52,8 @@ export interface Session {
   onData(chunk: Uint8Array): void;
   /** The peer half-closed. */
   onEnd?(): void;
+  /** Queued output fell below the low-water mark after `Transport.writableNeedDrain` was seen true. */
+  onDrain?(): void;
   /** The connection is gone, for whatever reason; release what the session holds. */
   onClose?(): void;
 }

@@ -210,6 +210,7 @@ export class ReactorServer {
    */
   readonly #handlers: ConnectionHandlers = {
     onData: (chunk, connection) => (connection.context as Session).onData(chunk),
+    onDrain: (connection) => (connection.context as Session | undefined)?.onDrain?.(),
     onEnd: (connection) => {
       const session = connection.context as Session;
       if (session.onEnd) session.onEnd();
@@ -237,6 +238,10 @@ class ConnectionTransport implements Transport {
 
   write(data: Uint8Array): void {
     if (!this.connection.closed) this.connection.write(data);
+  }
+
+  get writableNeedDrain(): boolean {
+    return this.connection.writableNeedDrain;
   }
 
   sendFile(fd: number, offset: number, length: number, onDone?: (error?: Error) => void): void {

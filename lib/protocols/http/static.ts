@@ -188,13 +188,14 @@ export function httpStatic(options: HttpStaticOptions): Protocol {
 
   /**
    * One connection's state. A class, so that its methods exist once (on the prototype) rather than as
-   * closures made per connection: an idle keep-alive connection holds only these four fields.
+   * closures made per connection: an idle keep-alive connection holds only these five fields.
    */
   class HttpSession implements Session {
     readonly #transport: Transport;
     readonly #parser = new RequestParser();
     #done = false;
     #timing = false; // the header timer is armed
+    #peerEnded = false;
 
     constructor(transport: Transport) {
       this.#transport = transport;
@@ -320,11 +321,23 @@ export function httpStatic(options: HttpStaticOptions): Protocol {
 
     onData(chunk: Uint8Array): void {
       if (this.#done) return;
+      this.#parser.feed(chunk);
+      this.#serve();
+    }
+
+    // Output drained below the low-water mark: answer the pipelined requests left waiting.
+    onDrain(): void {
+      if (!this.#done && (this.#parser.buffered > 0 || this.#peerEnded)) this.#serve();
+    }
+
+    // Answers the complete requests buffered, in order, until the transport holds more output than its
+    // high-water mark: the rest stay in the parser (a client that pipelines and never reads costs the
+    // server the mark, not a reply per request it sent) until onDrain.
+    #serve(): void {
       const parser = this.#parser;
       const transport = this.#transport;
-      parser.feed(chunk);
       try {
-        for (let req = parser.next(); req; req = this.#done ? null : parser.next()) {
+        for (let req = parser.next(); req; req = this.#done || transport.writableNeedDrain ? null : parser.next()) {
           if (!this.#respond(req)) this.#done = true;
         }
       } catch (error) {
@@ -333,9 +346,11 @@ export function httpStatic(options: HttpStaticOptions): Protocol {
         this.#done = true;
       }
       parser.release();
-      if (this.#done) return transport.close();
-      // The head clock starts with a head's first byte and stops when no partial head is left.
-      if (parser.buffered > 0) {
+      // After the peer's end, whatever is left once the answers went out is an unfinished head.
+      if (this.#done || (this.#peerEnded && !transport.writableNeedDrain)) return transport.close();
+      // The head clock starts with a head's first byte and stops when no partial head is left; it does not
+      // run while the requests wait for our own output to drain (that wait is ours, not the client's).
+      if (parser.buffered > 0 && !transport.writableNeedDrain) {
         if (!this.#timing && headerTimeoutMs > 0 && transport.setTimer) {
           transport.setTimer(headerTimeoutMs, () => this.#onHeaderTimeout());
           this.#timing = true;
@@ -347,7 +362,9 @@ export function httpStatic(options: HttpStaticOptions): Protocol {
     }
 
     onEnd(): void {
-      this.#transport.close();
+      // Requests may still wait for our output to drain: they are answered before the close.
+      this.#peerEnded = true;
+      this.#serve();
     }
 
     onClose(): void {
