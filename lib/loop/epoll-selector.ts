@@ -80,8 +80,8 @@ export class EpollSelector<T = unknown> extends BaseSelector<T> {
    * Moves this instance to the back of the line for an EPOLLEXCLUSIVE fd (DEL and ADD). The kernel wakes
    * the exclusive waiters that are idle in the order they were added, so the first one takes every
    * connection while it is idle when they arrive one at a time; a worker that moves itself back after
-   * each accept batch makes the wakeups go round (prefork's kept connections: 0/50 → 25/25). False when `fd`
-   * is not an exclusive key.
+   * each accept batch makes the wakeups go round (20 kept connections arriving one at a time: 0/20 → 10/10
+   * over two prefork workers). False when `fd` is not an exclusive key.
    */
   requeue(fd: number): boolean {
     const key = this.get(fd);
