@@ -45,6 +45,8 @@ export interface HttpBenchRow {
   cpuShare: number;
   p50Ms: number;
   p99Ms: number;
+  /** Requests per CPU-second of each round (rounds are interleaved across servers). */
+  perRound?: number[];
   error?: string;
 }
 
@@ -198,40 +200,78 @@ function wrk(url: string, connections: number, seconds: number, cpu: number | un
   return { requests: Number(requests[1]), secs: Number(requests[2]) * UNIT_MS[requests[3]] / 1000, rate: Number(rate[1]), p50: pct('50'), p99: pct('99') };
 }
 
-/** Measures one server on one file: a warm-up, then `rounds` runs; medians. */
-async function measure(spec: HttpServerSpec, root: string, file: string, bytes: number, o: Required<Omit<HttpBenchOptions, 'servers' | 'mode' | 'sizes'>>): Promise<HttpBenchRow> {
-  const row: HttpBenchRow = { server: spec.name, file, bytes, requestsPerSec: NaN, requestsPerCpuSec: NaN, cpuShare: NaN, p50Ms: NaN, p99Ms: NaN };
+/** A server started, checked and warmed up for one file; `error` if it could not be. */
+interface Running {
+  spec: HttpServerSpec;
+  child?: ChildProcess;
+  url: string;
+  error?: string;
+  rounds: HttpBenchRow[];
+}
+
+async function launch(spec: HttpServerSpec, root: string, file: string, o: { serverCpu?: number; loadCpu?: number; connections: number }): Promise<Running> {
+  const running: Running = { spec, url: '', rounds: [] };
   const missing = spec.available();
-  if (missing) return { ...row, error: missing };
+  if (missing) return { ...running, error: missing };
   const port = await freePort();
-  const child = spec.start(root, file, port, o.serverCpu);
+  running.child = spec.start(root, file, port, o.serverCpu);
+  running.url = `http://127.0.0.1:${port}/${file}`;
   try {
-    await waitListening(port, child);
-    const url = `http://127.0.0.1:${port}/${file}`;
-    await check(url, readFileSync(path.join(root, file)));
-    wrk(url, o.connections, 1, o.loadCpu); // warm-up: JIT, page faults, socket buffers
-    const rounds: HttpBenchRow[] = [];
-    for (let r = 0; r < o.rounds; r++) {
-      const cpu0 = processTreeCpuMs(child.pid!).total;
-      const w = wrk(url, o.connections, o.seconds, o.loadCpu);
-      const cpuMs = processTreeCpuMs(child.pid!).total - cpu0;
-      rounds.push({ ...row, requestsPerSec: w.rate, requestsPerCpuSec: w.requests / (cpuMs / 1000), cpuShare: cpuMs / (w.secs * 1000), p50Ms: w.p50, p99Ms: w.p99 });
-      o.log(`${spec.name} ${file} round ${r + 1}: ${Math.round(w.rate)} req/s, ${Math.round(rounds[r].requestsPerCpuSec)} req/CPU-s`);
+    await waitListening(port, running.child);
+    await check(running.url, readFileSync(path.join(root, file)));
+    wrk(running.url, o.connections, 1, o.loadCpu); // warm-up: JIT, page faults, socket buffers
+  } catch (error) {
+    running.error = (error as Error).message.split('\n')[0];
+  }
+  return running;
+}
+
+/** One wrk run against a running server: its req/s, latency and server CPU over the run. */
+function measureRound(r: Running, row: HttpBenchRow, o: { seconds: number; connections: number; loadCpu?: number }): HttpBenchRow {
+  const cpu0 = processTreeCpuMs(r.child!.pid!).total;
+  const w = wrk(r.url, o.connections, o.seconds, o.loadCpu);
+  const cpuMs = processTreeCpuMs(r.child!.pid!).total - cpu0;
+  return { ...row, requestsPerSec: w.rate, requestsPerCpuSec: w.requests / (cpuMs / 1000), cpuShare: cpuMs / (w.secs * 1000), p50Ms: w.p50, p99Ms: w.p99 };
+}
+
+/**
+ * Measures every server on one file. All of them are started (pinned to the server core, idle but one at a
+ * time) and the rounds are interleaved — round 1 of every server, then round 2, … — so that the ratios
+ * between servers compare runs minutes apart at most: on this shared host the same server's figure drifts
+ * by ±20% over a quarter of an hour, which consecutive rounds per server turned into ratios of 0.8 or 1.15
+ * for the same code.
+ */
+async function measureFile(specs: HttpServerSpec[], root: string, file: string, bytes: number, o: Required<Omit<HttpBenchOptions, 'servers' | 'mode' | 'sizes'>>): Promise<HttpBenchRow[]> {
+  const blank = (server: string): HttpBenchRow => ({ server, file, bytes, requestsPerSec: NaN, requestsPerCpuSec: NaN, cpuShare: NaN, p50Ms: NaN, p99Ms: NaN });
+  const servers: Running[] = [];
+  try {
+    for (const spec of specs) servers.push(await launch(spec, root, file, o));
+    for (let round = 0; round < o.rounds; round++) {
+      for (const r of servers.filter((x) => !x.error)) {
+        try {
+          r.rounds.push(measureRound(r, blank(r.spec.name), o));
+          o.log(`${r.spec.name} ${file} round ${round + 1}: ${Math.round(r.rounds[round].requestsPerSec)} req/s, ${Math.round(r.rounds[round].requestsPerCpuSec)} req/CPU-s`);
+        } catch (error) {
+          r.error = (error as Error).message.split('\n')[0];
+        }
+      }
     }
-    const pick = (f: (x: HttpBenchRow) => number) => median(rounds.map(f));
+  } finally {
+    await Promise.all(servers.filter((r) => r.child).map((r) => stopServer(r.child!)));
+  }
+  return servers.map((r) => {
+    if (r.error) return { ...blank(r.spec.name), error: r.error };
+    const pick = (f: (x: HttpBenchRow) => number) => median(r.rounds.map(f));
     return {
-      ...row,
+      ...blank(r.spec.name),
       requestsPerSec: pick((x) => x.requestsPerSec),
       requestsPerCpuSec: pick((x) => x.requestsPerCpuSec),
       cpuShare: pick((x) => x.cpuShare),
       p50Ms: pick((x) => x.p50Ms),
       p99Ms: pick((x) => x.p99Ms),
+      perRound: r.rounds.map((x) => x.requestsPerCpuSec),
     };
-  } catch (error) {
-    return { ...row, error: (error as Error).message.split('\n')[0] };
-  } finally {
-    await stopServer(child);
-  }
+  });
 }
 
 /** Runs the benchmark; one row per server and file. */
@@ -245,14 +285,22 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
   const { dir, root, files } = makeRoot(sizes);
   const rows: HttpBenchRow[] = [];
   try {
-    // Servers interleaved within each file, so a change in the machine's load hits them all alike.
-    for (const size of sizes) {
-      for (const spec of specs) rows.push(await measure(spec, root, files.get(size)!, size, o));
-    }
+    for (const size of sizes) rows.push(...(await measureFile(specs, root, files.get(size)!, size, o)));
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
   return rows;
+}
+
+/**
+ * `x`'s requests per CPU-second over `ref`'s: the median of the per-round ratios when both ran the same
+ * interleaved rounds (each pair measured minutes apart), else the ratio of the medians.
+ */
+export function cpuRatio(x: HttpBenchRow, ref: HttpBenchRow): number {
+  if (x.perRound && ref.perRound && x.perRound.length === ref.perRound.length && x.perRound.length > 0) {
+    return median(x.perRound.map((v, i) => v / ref.perRound![i]));
+  }
+  return x.requestsPerCpuSec / ref.requestsPerCpuSec;
 }
 
 const kib = (bytes: number) => (bytes < 1024 ? `${bytes} B` : `${bytes / 1024} KiB`);
@@ -272,7 +320,7 @@ export function httpTable(rows: HttpBenchRow[]): string {
     }
     const ratios = refs.map((r) => {
       const ref = rows.find((y) => y.server === r && y.file === x.file);
-      return ` ${ref && !ref.error ? (x.requestsPerCpuSec / ref.requestsPerCpuSec).toFixed(2) : '–'} |`;
+      return ` ${ref && !ref.error ? cpuRatio(x, ref).toFixed(2) : '–'} |`;
     });
     lines.push(
       `| ${kib(x.bytes)} | ${x.server} | ${fmt(x.requestsPerSec)} | ${x.p50Ms.toFixed(2)} | ${x.p99Ms.toFixed(2)} | ${(100 * x.cpuShare).toFixed(0)}% | ${fmt(x.requestsPerCpuSec)} |${ratios.join('')}`,

@@ -1,0 +1,61 @@
+// `bench http` at a small scale, with real servers and real wrk: epollkit and the C reference serve the two
+// files correctly (each server's body is checked by hash before it is measured), the rounds are interleaved,
+// and a ratio between two servers is the median of their per-round ratios.
+import { spawnSync } from 'node:child_process';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { cpuRatio, httpTable, runHttpBench, type HttpBenchRow } from '../../lib/lab/http-bench';
+
+const row = (server: string, perRound: number[] | undefined, requestsPerCpuSec: number): HttpBenchRow => ({
+  server,
+  file: 'f612.html',
+  bytes: 612,
+  requestsPerSec: NaN,
+  requestsPerCpuSec,
+  cpuShare: 1,
+  p50Ms: 0,
+  p99Ms: 0,
+  perRound,
+});
+
+describe('cpuRatio', () => {
+  it('pairs rounds: a drift of the machine between rounds cancels out', () => {
+    // Round 2 ran on a machine twice as fast for both: each pair says 1.25, the medians alone say 1.0.
+    expect(cpuRatio(row('a', [100, 250, 110], 110), row('b', [80, 200, 110], 110))).toBeCloseTo(1.25);
+  });
+
+  it('falls back to the ratio of medians when the rounds do not pair', () => {
+    expect(cpuRatio(row('a', [100, 120], 110), row('b', undefined, 100))).toBeCloseTo(1.1);
+  });
+});
+
+describe.runIf(spawnSync('wrk', ['--version']).error === undefined)('bench http (2 servers, 2 rounds of 1 s)', () => {
+  const lines: string[] = [];
+  let rows: HttpBenchRow[];
+  beforeAll(async () => {
+    rows = await runHttpBench({ servers: ['epollkit-epoll-et', 'c-epoll'], seconds: 1, rounds: 2, log: (l) => lines.push(l) });
+  }, 120_000);
+
+  it('measures both servers on both files, in interleaved rounds', () => {
+    expect(rows.map((r) => [r.server, r.bytes, r.error])).toEqual([
+      ['epollkit-epoll-et', 612, undefined],
+      ['c-epoll', 612, undefined],
+      ['epollkit-epoll-et', 65536, undefined],
+      ['c-epoll', 65536, undefined],
+    ]);
+    for (const r of rows) {
+      expect(r.perRound).toHaveLength(2);
+      expect(r.requestsPerCpuSec).toBeGreaterThan(0);
+      expect(r.p99Ms).toBeGreaterThanOrEqual(r.p50Ms);
+    }
+    // The log shows the order: round 1 of each server before round 2 of any.
+    const f612 = lines.filter((l) => l.includes('f612.html')).map((l) => /^(\S+) \S+ round (\d)/.exec(l)!.slice(1).join(' '));
+    expect(f612).toEqual(['epollkit-epoll-et 1', 'c-epoll 1', 'epollkit-epoll-et 2', 'c-epoll 2']);
+  });
+
+  it('tables the ratio to the C reference', () => {
+    const table = httpTable(rows);
+    expect(table).toContain('÷ c-epoll');
+    const c = table.split('\n').find((l) => l.includes('| 612 B | c-epoll |'))!;
+    expect(c.trim().endsWith('| 1.00 |')).toBe(true);
+  });
+});
