@@ -16,10 +16,85 @@ export interface RequestHead {
   target: string;
   /** 0 for HTTP/1.0, 1 for HTTP/1.1. */
   minor: number;
-  headers: Map<string, string>;
+  headers: RequestHeaders;
   /** Body bytes that follow the head (Content-Length), to be skipped. */
   bodyLength: number;
 }
+
+/**
+ * The header fields of one request, read like a Map (names lower-cased). The fields a server acts on have
+ * slots of their own, the others go to a Map made only when one arrives: a Map per request, with a
+ * hash per field, was a fifth of the parser's time on a typical GET.
+ */
+export class RequestHeaders implements Iterable<[string, string]> {
+  host: string | undefined = undefined;
+  connection: string | undefined = undefined;
+  contentLength: string | undefined = undefined;
+  transferEncoding: string | undefined = undefined;
+  expect: string | undefined = undefined;
+  range: string | undefined = undefined;
+  ifRange: string | undefined = undefined;
+  ifNoneMatch: string | undefined = undefined;
+  ifModifiedSince: string | undefined = undefined;
+  #other: Map<string, string> | undefined = undefined;
+
+  /** The value of field `name` (lower-case), repeated fields joined with ", ". */
+  get(name: string): string | undefined {
+    switch (name) {
+      case 'host': return this.host;
+      case 'connection': return this.connection;
+      case 'content-length': return this.contentLength;
+      case 'transfer-encoding': return this.transferEncoding;
+      case 'expect': return this.expect;
+      case 'range': return this.range;
+      case 'if-range': return this.ifRange;
+      case 'if-none-match': return this.ifNoneMatch;
+      case 'if-modified-since': return this.ifModifiedSince;
+      default: return this.#other?.get(name);
+    }
+  }
+
+  has(name: string): boolean {
+    return this.get(name) !== undefined;
+  }
+
+  /** Adds a field (lower-case name); a repeated one is joined to the earlier value with ", ". */
+  add(name: string, value: string): void {
+    const prior = this.get(name);
+    const v = prior === undefined ? value : `${prior}, ${value}`;
+    switch (name) {
+      case 'host': this.host = v; break;
+      case 'connection': this.connection = v; break;
+      case 'content-length': this.contentLength = v; break;
+      case 'transfer-encoding': this.transferEncoding = v; break;
+      case 'expect': this.expect = v; break;
+      case 'range': this.range = v; break;
+      case 'if-range': this.ifRange = v; break;
+      case 'if-none-match': this.ifNoneMatch = v; break;
+      case 'if-modified-since': this.ifModifiedSince = v; break;
+      default: (this.#other ??= new Map()).set(name, v);
+    }
+  }
+
+  get size(): number {
+    return [...this].length;
+  }
+
+  /** The fields as [name, value] pairs: the slotted ones first, then the others in arrival order. */
+  *entries(): IterableIterator<[string, string]> {
+    for (const name of SLOTTED) {
+      const value = this.get(name);
+      if (value !== undefined) yield [name, value];
+    }
+    if (this.#other) yield* this.#other;
+  }
+
+  [Symbol.iterator](): IterableIterator<[string, string]> {
+    return this.entries();
+  }
+}
+
+const SLOTTED = ['host', 'connection', 'content-length', 'transfer-encoding', 'expect', 'range', 'if-range', 'if-none-match', 'if-modified-since'];
 
 /** A request that cannot be served, with the status to answer it with. */
 export class HttpError extends Error {
@@ -40,6 +115,10 @@ FIELD_BYTE[9] = 1;
 FIELD_BYTE.fill(1, 0x20, 0x7f);
 FIELD_BYTE.fill(1, 0x80, 0x100);
 const EMPTY = Buffer.alloc(0);
+/** The slot of the request target among the recent strings (not a field name: it has a space). */
+const TARGET = ' target';
+/** Distinct fields whose last string a parser keeps (a bound on what a hostile client can make it hold). */
+const MAX_RECENT = 32;
 const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
 
 // Buffer's own latin1 decoder, without toString's argument checks and encoding lookup (about a third of
@@ -86,6 +165,8 @@ export class RequestParser {
   #scanned = 0;
   #borrowed = false;
   #skip = 0;
+  /** The strings of the previous request, by field name (and {@link TARGET}), for {@link RequestParser.#string}. */
+  #recent: Map<string, string> | undefined = undefined;
 
   /**
    * Takes bytes. The common case — nothing pending — parses straight from the caller's chunk without a
@@ -158,7 +239,7 @@ export class RequestParser {
     if (lineEnd - start > MAX_REQUEST_LINE) throw new HttpError(414, 'request line too long');
     const minor = buf[p + 7] - 48;
 
-    const headers = new Map<string, string>();
+    const headers = new RequestHeaders();
     let fields = 0;
     let a = lineEnd + 2;
     while (!(buf[a] === 13 && buf[a + 1] === 10)) {
@@ -177,18 +258,16 @@ export class RequestParser {
       let valueEnd = q;
       while (valueEnd > valueStart && (buf[valueEnd - 1] === 32 || buf[valueEnd - 1] === 9)) valueEnd--;
       const key = fieldName(buf, a, colon);
-      const value = latin1.call(buf, valueStart, valueEnd);
-      const prior = headers.get(key);
-      headers.set(key, prior === undefined ? value : `${prior}, ${value}`);
+      headers.add(key, this.#string(key, buf, valueStart, valueEnd));
       a = q + 2;
     }
     this.#pos = this.#scanned = a + 2;
     const method =
       methodEnd - start === 3 && buf[start] === 71 && buf[start + 1] === 69 && buf[start + 2] === 84 ? 'GET' : latin1.call(buf, start, methodEnd);
-    if (minor === 1 && !headers.has('host')) throw new HttpError(400, 'HTTP/1.1 request without Host');
+    if (minor === 1 && headers.host === undefined) throw new HttpError(400, 'HTTP/1.1 request without Host');
     let bodyLength = 0;
-    const cl = headers.get('content-length');
-    if (headers.has('transfer-encoding')) {
+    const cl = headers.contentLength;
+    if (headers.transferEncoding !== undefined) {
       // A static server accepts no request bodies it would have to de-chunk; refuse rather than guess.
       throw new HttpError(cl !== undefined ? 400 : 411, 'chunked request bodies are not accepted');
     }
@@ -196,9 +275,27 @@ export class RequestParser {
       if (!/^\d{1,15}$/.test(cl)) throw new HttpError(400, 'bad Content-Length');
       bodyLength = Number(cl);
     }
-    const request: RequestHead = { method, target: latin1.call(buf, targetStart, targetEnd), minor, headers, bodyLength };
+    const request: RequestHead = { method, target: this.#string(TARGET, buf, targetStart, targetEnd), minor, headers, bodyLength };
     this.#discardBody(bodyLength);
     return request;
+  }
+
+  /**
+   * `buf[a, b)` as a string — the string this connection's previous request had under `slot` (a field name,
+   * or the target) when the bytes are the same. A keep-alive client repeats itself (Host, User-Agent,
+   * Accept… and often the target): comparing the bytes costs a fraction of decoding them, and a reused
+   * string keeps its hash, so the file cache's lookup does not compute it again.
+   */
+  #string(slot: string, buf: Buffer, a: number, b: number): string {
+    const recent = (this.#recent ??= new Map()).get(slot);
+    if (recent !== undefined && recent.length === b - a) {
+      let i = 0;
+      while (i < recent.length && recent.charCodeAt(i) === buf[a + i]) i++;
+      if (i === recent.length) return recent;
+    }
+    const value = latin1.call(buf, a, b);
+    if (this.#recent.size < MAX_RECENT || this.#recent.has(slot)) this.#recent.set(slot, value);
+    return value;
   }
 
   // No end of head yet: refuse a head that has already outgrown the limits, else wait for more.

@@ -117,9 +117,9 @@ function metaOf(file: string, st: Stats): FileMeta {
 
 /** Whether If-None-Match (or, without it, If-Modified-Since) says the client's copy is current. */
 function notModified(req: RequestHead, file: FileMeta): boolean {
-  const inm = req.headers.get('if-none-match');
+  const inm = req.headers.ifNoneMatch;
   if (inm !== undefined) return inm === '*' || inm.split(/\s*,\s*/).some((t) => t.replace(/^W\//, '') === file.etag);
-  const ims = req.headers.get('if-modified-since');
+  const ims = req.headers.ifModifiedSince;
   return ims !== undefined && Date.parse(ims) >= Math.floor(file.mtimeMs / 1000) * 1000;
 }
 
@@ -217,14 +217,14 @@ export function httpStatic(options: HttpStaticOptions): Protocol {
 
     // Answers one request; returns false when the connection must close afterwards.
     #respond(req: RequestHead): boolean {
-      const connection = req.headers.get('connection');
+      const connection = req.headers.connection;
       const keepAlive =
         connection === undefined ? req.minor === 1
         : req.minor === 1 ? !/\bclose\b/i.test(connection)
         : /\bkeep-alive\b/i.test(connection);
       const now = Date.now(); // one clock reading serves the cache and the Date header
       let sendContinue = false;
-      const expect = req.headers.get('expect');
+      const expect = req.headers.expect;
       // RFC 9110 §10.1.1: an HTTP/1.0 request's expectation is ignored; an unknown one is 417.
       if (expect !== undefined && req.minor === 1) {
         if (expect.toLowerCase() !== '100-continue') return this.#simple(req, 417, false), false;
@@ -246,7 +246,8 @@ export function httpStatic(options: HttpStaticOptions): Protocol {
       }
       // The body will be read (and dropped): tell the client to send it, then answer.
       if (sendContinue) this.#transport.write(CONTINUE);
-      const conditional = req.headers.has('if-none-match') || req.headers.has('if-modified-since') || req.headers.has('range');
+      const h = req.headers;
+      const conditional = h.ifNoneMatch !== undefined || h.ifModifiedSince !== undefined || h.range !== undefined;
       if (!conditional && file.body !== undefined && keepAlive && req.method === 'GET') {
         this.#transport.write(replyOf(file, now));
         this.#log(req, 200, file.body.length);
@@ -279,7 +280,7 @@ export function httpStatic(options: HttpStaticOptions): Protocol {
         let end = size; // exclusive
         let status = 200;
         let rangeField = '';
-        const range = req.headers.get('range');
+        const range = req.headers.range;
         const m = range === undefined ? null : /^bytes=(\d*)-(\d*)$/.exec(range.trim());
         if (m !== null) {
           const [, a, b] = m;
