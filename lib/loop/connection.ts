@@ -277,7 +277,7 @@ export class Connection {
       if (n > 0) {
         this.bytesRead += n;
         budget -= n;
-        this.#lastIo = this.#lastRead = this.loop.now();
+        this.#lastIo = this.#lastRead = this.loop.time;
         this.#handlers.onData(buf.subarray(0, n), this);
         if (this.#closed || this.#paused || (shortReadDrains && n < buf.length)) return;
       } else if (n === 0) {
@@ -366,7 +366,7 @@ export class Connection {
 
   #progress(n: number): void {
     this.bytesWritten += n;
-    if (n > 0) this.#lastIo = this.loop.now();
+    if (n > 0) this.#lastIo = this.loop.time;
   }
 
   #afterQueue(): void {

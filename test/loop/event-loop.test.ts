@@ -105,6 +105,29 @@ describe.each(backends)('$name loop', (backend) => {
     expect(openFds().size).toBe(before + 1); // only d, which the loop did not own
     k.close(d);
   });
+
+  it('time: one reading per round while its handlers run, the live clock between rounds', () => {
+    const loop = make();
+    const [a, b] = k.socketpair(k.AF_UNIX, k.SOCK_STREAM | k.SOCK_NONBLOCK);
+    loop.add(b, 0, () => {});
+    const seen: number[][] = [];
+    loop.add(a, k.Interest.READABLE, () => {
+      k.recv(a, Buffer.alloc(16));
+      const first = loop.time;
+      const spinUntil = loop.now() + 5;
+      while (loop.now() < spinUntil); // a handler that takes 5 ms
+      seen.push([first, loop.time, loop.now()]);
+    });
+    const before = loop.now();
+    k.send(b, Buffer.from('ping'));
+    loop.runOnce(1000);
+    const [[first, later, now]] = seen;
+    expect(first).toBeGreaterThanOrEqual(before);
+    expect(later).toBe(first); // the round's reading, not a fresh one
+    expect(now - first).toBeGreaterThanOrEqual(5);
+    const outside = loop.time;
+    expect(outside).toBeGreaterThanOrEqual(now); // between rounds: the live clock
+  });
 });
 
 describe('attached loop', () => {
