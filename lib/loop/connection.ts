@@ -84,6 +84,18 @@ type QueueEntry = { buf: Buffer; off: number } | FileChunk;
 
 const SHARED_READ_SIZE = 64 * 1024;
 let sharedReadBuffer: Buffer | undefined;
+/**
+ * The last chunk view made on the shared buffer, handed out again for a read of the same length: a
+ * request/response peer sends the same sizes again and again (a calculator frame is always 12 bytes), and
+ * a new view per read was a tenth of the loop's own time. A chunk is valid only during onData anyway.
+ */
+let sharedView: Buffer | undefined;
+
+function chunkOf(buf: Buffer, n: number): Buffer {
+  if (buf !== sharedReadBuffer) return buf.subarray(0, n);
+  if (sharedView === undefined || sharedView.length !== n) sharedView = buf.subarray(0, n);
+  return sharedView;
+}
 
 /** One connected socket; create it with the fd from `accept4` or a completed `connect`. */
 export class Connection {
@@ -278,7 +290,7 @@ export class Connection {
         this.bytesRead += n;
         budget -= n;
         this.#lastIo = this.#lastRead = this.loop.time;
-        this.#handlers.onData(buf.subarray(0, n), this);
+        this.#handlers.onData(chunkOf(buf, n), this);
         if (this.#closed || this.#paused || (shortReadDrains && n < buf.length)) return;
       } else if (n === 0) {
         return this.#onPeerEnd();
