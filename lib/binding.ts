@@ -75,7 +75,9 @@ export interface Native {
   eventfdRead(fd: number): number;
   eventfdWrite(fd: number, value?: number): number;
 
-  fork(): number;
+  fork(watch?: number): number;
+  pidfdSupported(): boolean;
+  reapEnded(watch: number, out: Int32Array): number;
   _exit(code?: number): never;
   waitpid(pid: number, options?: number): WaitStatus | null;
   kill(pid: number, signal?: number): void;

@@ -11,7 +11,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -121,7 +123,21 @@ void ResetSignalsInChild(const sigset_t& unblock) {
 // ResetSignalsInChild: a signal sent to the new pid at once (a parent's kill right after fork returns)
 // stays pending and is delivered, with the default action, when the child unblocks. The parent gets its
 // own mask back; anything sent to it meanwhile is delivered then.
+// The parent's half of fork(watch): a pidfd for the child (pidfd_open(2), Linux 5.3), registered in the
+// epoll instance `watch` with the pid and the pidfd as its data, for ReapEnded. Best effort: a child that
+// could not be watched (EMFILE, an old kernel) is left to the caller's sweep.
+void WatchChild(int watch, pid_t pid) {
+  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd < 0) return;
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.u64 = (static_cast<uint64_t>(static_cast<uint32_t>(pid)) << 32) | static_cast<uint32_t>(pidfd);
+  if (epoll_ctl(watch, EPOLL_CTL_ADD, pidfd, &ev) < 0) close(pidfd);
+}
+
 Napi::Value Fork(const Napi::CallbackInfo& info) {
+  int32_t watch;
+  if (!ArgIntOr(info, 0, "watch", -1, &watch)) return info.Env().Undefined();
   DoforkEverything();
   sigset_t all, before, none;
   sigfillset(&all);
@@ -135,7 +151,62 @@ Napi::Value Fork(const Napi::CallbackInfo& info) {
   }
   pthread_sigmask(SIG_SETMASK, &before, nullptr);
   if (pid < 0) return ThrowErrno(info.Env(), fork_errno, "fork");
+  if (watch >= 0) WatchChild(watch, pid);
   return Napi::Number::New(info.Env(), pid);
+}
+
+// Whether this kernel has pidfd_open(2) (asked of our own pid).
+Napi::Value PidfdSupported(const Napi::CallbackInfo& info) {
+  int fd = static_cast<int>(syscall(SYS_pidfd_open, getpid(), 0));
+  if (fd >= 0) close(fd);
+  return Napi::Boolean::New(info.Env(), fd >= 0);
+}
+
+// reapEnded(watch, out: Int32Array) -> count: for each child of fork(watch) whose pidfd is readable (it has
+// ended), waitpid(pid, WNOHANG), then the pidfd unregistered and closed; out gets (pid, exit code or -1,
+// signal number or 0) per child. A pid someone else has reaped meanwhile (ECHILD) reads (pid, -1, 0). One
+// call per batch of exits and no object per child: the forking parent allocates nothing to reap.
+Napi::Value ReapEnded(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int32_t watch;
+  int32_t* out;
+  size_t length;
+  if (!ArgFd(info, 0, "watch", &watch) || !ArgInt32Array(info, 1, "out", &out, &length)) return env.Undefined();
+  if (length < 3) return ThrowRange(env, "reapEnded() needs an out array of at least 3 entries");
+  epoll_event events[64];
+  int max = static_cast<int>(length / 3 < 64 ? length / 3 : 64);
+  int n;
+  do {
+    n = epoll_wait(watch, events, max, 0);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return Napi::Number::New(env, -errno);
+  for (int i = 0; i < n; i++) {
+    pid_t pid = static_cast<pid_t>(events[i].data.u64 >> 32);
+    int pidfd = static_cast<int>(events[i].data.u64 & 0xffffffffu);
+    int status = 0;
+    pid_t rc;
+    do {
+      rc = waitpid(pid, &status, WNOHANG);
+    } while (rc < 0 && errno == EINTR);
+    int32_t code = -1, sig = 0;
+    if (rc == 0) {
+      // Readable yet not waitable: cannot happen for an ended child; keep watching it.
+      out[3 * i] = 0;
+      continue;
+    }
+    if (rc == pid) {
+      if (WIFEXITED(status)) code = WEXITSTATUS(status);
+      else if (WIFSIGNALED(status)) sig = WTERMSIG(status);
+    }
+    // Unregister before closing: the children forked since hold copies of this pidfd, which keep the
+    // registration alive after our close.
+    epoll_ctl(watch, EPOLL_CTL_DEL, pidfd, nullptr);
+    close(pidfd);
+    out[3 * i] = pid;
+    out[3 * i + 1] = code;
+    out[3 * i + 2] = sig;
+  }
+  return Napi::Number::New(env, n);
 }
 
 // _exit(code): the only safe way out of a forked child; Node's own exit path joins threads the child
@@ -341,6 +412,8 @@ void InitProcess(Napi::Env env, Napi::Object exports) {
   EPK_FN(exports, "_exit", Exit);
   EPK_FN(exports, "waitpid", Waitpid);
   EPK_FN(exports, "kill", Kill);
+  EPK_FN(exports, "pidfdSupported", PidfdSupported);
+  EPK_FN(exports, "reapEnded", ReapEnded);
   EPK_FN(exports, "getpid", Getpid);
   EPK_FN(exports, "getppid", Getppid);
   EPK_FN(exports, "readFull", ReadBlocking<ReadMode::kFull>);

@@ -241,6 +241,36 @@ describe('fork: children', () => {
   });
 });
 
+describe('fork(watch) and reapEnded: pidfds instead of SIGCHLD', () => {
+  it('every child\'s end is reported once with its code or signal, pidfds released, no zombie, no SIGCHLD', async () => {
+    const run = await runFixture('fork-watch.js');
+    expectCompleted(run);
+    expect(run.json).toEqual({
+      supported: true,
+      children: 23,
+      reported: 23,
+      wrong: [],
+      sweptStatus: expect.objectContaining({ exitCode: 7 }),
+      severalCalls: true,
+      afterAll: 0,
+      zombies: 0,
+      fdsLeaked: 0,
+    });
+  });
+
+  it('reapEnded refuses a negative fd and anything but an Int32Array of a triple or more; EINVAL for a non-epoll fd', () => {
+    expect(() => k.reapEnded(-1, new Int32Array(3))).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+    expect(() => k.reapEnded(0, new Uint8Array(3) as unknown as Int32Array)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    expect(() => k.reapEnded(0, new Int32Array(2))).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+    const notEpoll = k.eventfd();
+    try {
+      expect(k.reapEnded(notEpoll, new Int32Array(3))).toBe(-k.errno.EINVAL);
+    } finally {
+      k.close(notEpoll);
+    }
+  });
+});
+
 describe('waitpid / kill errors', () => {
   it('refuses waitpid(-1), waitpid(0), kill(0) and kill(-pgid) with ERR_EPOLLKIT_* codes', () => {
     expect(() => k.waitpid(-1)).toThrow(expect.objectContaining({ code: 'ERR_EPOLLKIT_WAITPID_PID' }));

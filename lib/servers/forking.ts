@@ -8,7 +8,9 @@ import { EpollkitError, misuse } from '../errors';
 import { EventLoop } from '../loop/event-loop';
 import { Listener } from '../loop/listener';
 import * as proc from '../sys/process';
-import { reapOne, watchChildren } from './reaper';
+import { reapOne, signalName, watchChildren } from './reaper';
+import { Interest } from '../loop/selector';
+import * as epoll from '../sys/epoll';
 import * as sys from '../sys/socket';
 import { serveBlocking } from './blocking-transport';
 import { admits, type ServerOptions } from './reactor';
@@ -28,7 +30,7 @@ export interface ForkingServerOptions extends ServerOptions {
    * for long. When it passes the child closes the connection and exits with code 1. 0: no limit.
    */
   ioTimeoutMs?: number;
-  /** Period of the reaping sweep that backs up SIGCHLD (default 150 ms). */
+  /** Period of the reaping sweep that backs up the pidfds (or SIGCHLD) and enforces `childTimeoutMs` (default 150 ms). */
   sweepIntervalMs?: number;
   /**
    * Sessions of the protocol's `sample` the parent runs at `start()` over a socketpair (default 16; 0:
@@ -98,7 +100,8 @@ export function childLog(line: string): void {
  * deadlines ({@link serveBlocking}), and leaves through `_exit` — 0 when the session ended normally, 1 on an
  * I/O error, 2 when the protocol threw. A crash costs one client only.
  *
- * The parent reaps only its own pids (SIGCHLD plus a periodic sweep, waitpid(pid, WNOHANG)) and caps live
+ * The parent reaps only its own pids — waitpid(pid, WNOHANG) when the child's pidfd turns readable
+ * (fork(watch), reapEnded; SIGCHLD on a kernel without pidfd_open), plus a periodic sweep — and caps live
  * children at `maxChildren`. A child past `childTimeoutMs` is killed with SIGKILL (a child runs no event loop,
  * so no JS handler for a gentler signal). `close()` stops accepting, gives the children `shutdownTimeoutMs`,
  * kills the rest and resolves when none is left.
@@ -117,7 +120,7 @@ export function childLog(line: string): void {
 export class ForkingServer {
   readonly loop: EventLoop;
   readonly listener: Listener;
-  /** The parent serves attached to Node's loop (it needs SIGCHLD and timers). */
+  /** The parent serves attached to Node's loop (it needs timers, and SIGCHLD on a kernel without pidfds). */
   readonly attachable = true;
   readonly #options: ForkingServerOptions;
   readonly #children = new Map<number, Child>();
@@ -125,6 +128,15 @@ export class ForkingServer {
   readonly #childTimeoutMs: number;
   readonly #stats = { accepted: 0, rejected: 0, peakChildren: 0, reaped: 0, crashed: 0, killed: 0, failed: 0 };
   #stopReaping: (() => void) | undefined;
+  /**
+   * An epoll instance holding a pidfd per child (fork(watch)), registered in the loop: readable when a child
+   * has ended. -1 on a kernel without pidfd_open, where SIGCHLD does its work. Measured against SIGCHLD:
+   * the signal went to whichever of Node's idle helper threads did not block it (a thread woken per exit,
+   * a signal frame written), and each signal asked every live pid.
+   */
+  readonly #watch: number;
+  /** (pid, exit code, signal) triples from reapEnded, allocated once. */
+  readonly #ended = new Int32Array(3 * 64);
   /** What a child reads into, allocated once here so that a child does not malloc its own. */
   readonly #readBuffer: Buffer;
   #started = false;
@@ -141,6 +153,8 @@ export class ForkingServer {
     this.#childTimeoutMs = options.childTimeoutMs ?? 5 * 60_000;
     this.#readBuffer = Buffer.allocUnsafe(options.connection?.readBufferSize ?? 64 * 1024);
     this.loop = new EventLoop();
+    this.#watch = proc.pidfdSupported() ? epoll.epollCreate1(epoll.EPOLL_CLOEXEC) : -1;
+    if (this.#watch >= 0) this.loop.add(this.#watch, Interest.READABLE, () => this.#reapEnded());
     try {
       this.listener = new Listener(this.loop, (fd) => this.#accept(fd), options);
     } catch (error) {
@@ -158,7 +172,7 @@ export class ForkingServer {
   start(): this {
     if (this.#started || this.#closing) return this;
     this.#started = true;
-    this.#stopReaping = watchChildren(() => this.#reap(), this.#options.sweepIntervalMs);
+    this.#stopReaping = watchChildren(() => this.#reap(), this.#options.sweepIntervalMs, this.#watch < 0);
     this.#rehearse(this.#options.rehearsals ?? 16);
     this.loop.attach();
     return this;
@@ -184,6 +198,8 @@ export class ForkingServer {
       clearTimeout(this.#killTimer);
       this.#stopReaping?.();
       this.loop.detach();
+      // The pidfds of children the sweep reaped are still registered (all ended, so all ready): release them.
+      while (this.#watch >= 0 && proc.reapEnded(this.#watch, this.#ended) > 0);
       // Not from inside a dispatch of the loop (close() may be called from a callback of it).
       setImmediate(() => {
         this.loop.close();
@@ -206,7 +222,7 @@ export class ForkingServer {
     }
     let pid: number;
     try {
-      pid = proc.fork();
+      pid = proc.fork(this.#watch);
     } catch (error) {
       // EAGAIN/ENOMEM (a process limit) or worker threads: refuse this client, pause accepting a moment.
       this.#stats.rejected++;
@@ -233,6 +249,7 @@ export class ForkingServer {
       // Raw closes: the child must not epoll_ctl the parent's epoll instance (it is shared), nor keep the port.
       sys.close(this.listener.fd);
       sys.close(this.loop.selector.fd);
+      if (this.#watch >= 0) sys.close(this.#watch);
       code = this.#serve(fd, false);
     } finally {
       proc._exit(code);
@@ -309,28 +326,44 @@ export class ForkingServer {
     }
   }
 
-  // Waits on our own pids only (waitpid(-1) would steal child_process's children): after SIGCHLD, which
-  // coalesces, every live pid is asked; the sweep catches what a lost signal would leave behind.
+  // Children whose pidfds turned readable: ended. A pid the sweep has reaped meanwhile is no longer ours.
+  #reapEnded(): void {
+    const out = this.#ended;
+    for (let n = out.length / 3; n === out.length / 3; ) {
+      n = proc.reapEnded(this.#watch, out);
+      for (let i = 0; i < n; i++) {
+        const child = this.#children.get(out[3 * i]);
+        if (child) this.#collect(out[3 * i], child, out[3 * i + 1] >= 0 ? out[3 * i + 1] : null, out[3 * i + 2] > 0 ? signalName(out[3 * i + 2]) : null);
+      }
+    }
+    this.#afterReap();
+  }
+
+  // Waits on our own pids only (waitpid(-1) would steal child_process's children): every live pid is asked
+  // on the sweep (which also kills the children past their deadline), and after SIGCHLD where there are no
+  // pidfds (signals coalesce).
   #reap(): void {
     const now = performance.now();
     for (const [pid, child] of this.#children) {
       const status = reapOne(pid);
-      if (!status) {
-        if (now >= child.deadline) this.#kill(pid, child);
-        continue;
-      }
-      this.#children.delete(pid);
-      this.#stats.reaped++;
-      if (child.killed) this.#stats.killed++;
-      else if (status.signal) {
-        this.#stats.crashed++;
-        const error = Object.assign(new EpollkitError(`child ${pid} ended by ${status.signal}`, 'ERR_EPOLLKIT_CHILD_CRASHED'), {
-          pid,
-          signal: status.signal,
-        });
-        this.#options.handleError?.(error, 'error');
-      } else if (status.exitCode !== 0) this.#stats.failed++;
+      if (status) this.#collect(pid, child, status.exitCode, status.signal);
+      else if (now >= child.deadline) this.#kill(pid, child);
     }
+    this.#afterReap();
+  }
+
+  #collect(pid: number, child: Child, exitCode: number | null, signal: string | null): void {
+    this.#children.delete(pid);
+    this.#stats.reaped++;
+    if (child.killed) this.#stats.killed++;
+    else if (signal) {
+      this.#stats.crashed++;
+      const error = Object.assign(new EpollkitError(`child ${pid} ended by ${signal}`, 'ERR_EPOLLKIT_CHILD_CRASHED'), { pid, signal });
+      this.#options.handleError?.(error, 'error');
+    } else if (exitCode !== 0) this.#stats.failed++;
+  }
+
+  #afterReap(): void {
     if (this.#pausedAtCap && this.#children.size < this.#maxChildren) {
       this.#pausedAtCap = false;
       if (!this.#closing && !this.#forkBackoff) this.listener.resume();

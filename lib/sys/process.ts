@@ -50,13 +50,19 @@ function workersBeforeLoad(): boolean {
  * Throws `ERR_EPOLLKIT_FORK_NOT_SINGLE_THREADED` unless node runs with `--single-threaded` (without it
  * about half of allocating children deadlock in V8), and `ERR_EPOLLKIT_FORK_WORKERS` in a worker thread
  * or while workers live (their threads would be missing in the child, holding locks).
+ *
+ * `watch`: an epoll fd (epollCreate1) in which the parent also registers a pidfd for the child, in the same
+ * call — readable once the child has ended; {@link reapEnded} reaps what it reports. No SIGCHLD, no object
+ * per child. Best effort (needs Linux 5.3, {@link pidfdSupported}; EMFILE skips it): keep a sweep that
+ * waitpids what was not watched. A child inherits `watch` and its siblings' pidfds: it must not
+ * epoll_ctl `watch` (close it raw).
  * @example
  * const pid = fork();
  * if (pid === 0) {
  *   try { serveOne(fd); } finally { _exit(0); }
  * }
  */
-export function fork(): number {
+export function fork(watch?: number): number {
   if (!process.execArgv.includes('--single-threaded')) {
     misuse(
       'ERR_EPOLLKIT_FORK_NOT_SINGLE_THREADED',
@@ -71,7 +77,7 @@ export function fork(): number {
         'without their threads. Fork before starting workers, or use a thread model instead',
     );
   }
-  return native.fork();
+  return native.fork(watch);
 }
 
 /**
@@ -91,6 +97,21 @@ export const _exit: (code?: number) => never = native._exit;
  * const status = waitpid(pid); // null while running
  */
 export const waitpid: (pid: number, options?: number) => WaitStatus | null = native.waitpid;
+
+/** Whether the kernel has pidfd_open(2) (Linux 5.3), which {@link fork}'s `watch` needs. */
+export const pidfdSupported: () => boolean = native.pidfdSupported;
+
+/**
+ * Reaps the children of `fork(watch)` that have ended: for each ready pidfd in the epoll fd `watch`,
+ * waitpid(pid, WNOHANG), then the pidfd is unregistered and closed. Writes `(pid, exitCode, signal)`
+ * triples into `out` — exitCode -1 when a signal ended it (signal is its number) or when someone else
+ * had reaped it already (signal 0); skip a triple whose pid is 0 — and returns how many (or -errno).
+ * One call per batch of exits, no object per child.
+ * @example
+ * const n = reapEnded(watch, out);
+ * for (let i = 0; i < n; i++) if (out[3 * i] > 0) onExit(out[3 * i], out[3 * i + 1], out[3 * i + 2]);
+ */
+export const reapEnded: (watch: number, out: Int32Array) => number = native.reapEnded;
 
 /**
  * Sends `signal` (default SIGTERM) to one process (`pid` > 0). Throws ESRCH when it is gone.
