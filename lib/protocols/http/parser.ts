@@ -117,8 +117,13 @@ FIELD_BYTE.fill(1, 0x80, 0x100);
 const EMPTY = Buffer.alloc(0);
 /** The slot of the request target among the recent strings (not a field name: it has a space). */
 const TARGET = ' target';
-/** Distinct fields whose last string a parser keeps (a bound on what a hostile client can make it hold). */
-const MAX_RECENT = 32;
+/**
+ * Distinct fields whose last string a parser keeps, and the longest string kept: an idle keep-alive
+ * connection holds these, so they are bounded (~1 KiB at most, against ~1.1 KiB for the rest of an idle
+ * connection), and a hostile client cannot make it hold more.
+ */
+const MAX_RECENT = 8;
+const MAX_RECENT_LENGTH = 128;
 const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
 
 // Buffer's own latin1 decoder, without toString's argument checks and encoding lookup (about a third of
@@ -167,6 +172,8 @@ export class RequestParser {
   #skip = 0;
   /** The strings of the previous request, by field name (and {@link TARGET}), for {@link RequestParser.#string}. */
   #recent: Map<string, string> | undefined = undefined;
+  #recentTarget: string | undefined = undefined;
+  #recentHost: string | undefined = undefined;
 
   /**
    * Takes bytes. The common case — nothing pending — parses straight from the caller's chunk without a
@@ -287,16 +294,21 @@ export class RequestParser {
    * string keeps its hash, so the file cache's lookup does not compute it again.
    */
   #string(slot: string, buf: Buffer, a: number, b: number): string {
-    const recent = (this.#recent ??= new Map()).get(slot);
+    // The target and Host, in every request, have fields of their own: no lookup for them.
+    const recent = slot === TARGET ? this.#recentTarget : slot === 'host' ? this.#recentHost : this.#recent?.get(slot);
     if (recent !== undefined && recent.length === b - a) {
       let i = 0;
       while (i < recent.length && recent.charCodeAt(i) === buf[a + i]) i++;
       if (i === recent.length) return recent;
     }
     const value = latin1.call(buf, a, b);
-    if (this.#recent.size < MAX_RECENT || this.#recent.has(slot)) this.#recent.set(slot, value);
+    if (value.length > MAX_RECENT_LENGTH) return value;
+    if (slot === TARGET) this.#recentTarget = value;
+    else if (slot === 'host') this.#recentHost = value;
+    else if ((this.#recent ??= new Map()).size < MAX_RECENT || this.#recent.has(slot)) this.#recent.set(slot, value);
     return value;
   }
+
 
   // No end of head yet: refuse a head that has already outgrown the limits, else wait for more.
   #incomplete(start: number): null {
