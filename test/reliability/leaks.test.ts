@@ -33,13 +33,19 @@ const warmCount = (count: number): number => (SOAK ? count / 10 : Math.min(300, 
  */
 const RSS_SLACK_KB = SOAK ? 0 : 8 * 1024;
 /**
- * How far RSS may end above the warm reading: 10%, as the issue asks — except for threading, where each
- * connection runs a whole V8 isolate (~10 MB) on a thread of its own and RSS swings with the allocator's
- * high-water mark of the isolates alive at once: 4 rounds of 1,200 connections, 8 at a time, read 94, 117, 117,
- * then 91 MB. Provisional (issue 9 stays open for it): 6 rounds of 4,000, 2 at a time, read 73.5, 71.7, 73.0,
- * 79.2, 83.5, 98.7 MB — a swing or a slow leak in Node's Worker machinery, not yet told apart.
+ * How the connections are pushed: in rounds, the server read after each. One round for every model but
+ * threading, whose RSS first climbs to a working level and then stays there: each connection runs a whole
+ * V8 isolate (~10 MB) on a thread of its own, the main thread's heap holds the garbage of finished workers
+ * until V8 collects it, and an allocator arena per thread keeps its high-water mark (~8.5 MB free but
+ * resident in 10 arenas). A soak run, warm at 68.0 MB after 1,000 connections, then rounds of 1,000: 79.8,
+ * 80.4, 93.0, 93.4, 96.1, 94.9, 95.0, 95.0, 94.9, 94.9 MB — +40% over the warm reading, flat for the last
+ * 5,000. With a forced GC before each reading (a helper's run) it stays at 64–68 MB: malloc in use +14 B
+ * per connection, the main heap +50 B. So with rounds the test judges RSS against the reading half-way
+ * (the working level: the floor of the last third within 10% of it) and asks the second half's slope to
+ * stay under 1 KiB per connection (a leak of that size adds 10% per 10,000 connections; the rounds' noise
+ * is ~0.3 KiB per connection). The growth to the working level is recorded, not asserted.
  */
-const rssBound = (model: string): number => (model === 'threading' ? 1.5 : 1.1);
+const rounds = (model: string): number => (model === 'threading' ? (SOAK ? 10 : 3) : 1);
 const clientTimeoutMs = SOAK ? 3_600_000 : 60_000;
 
 /** A load: pushes `count` connections through the server on `port`; the client's counters. */
@@ -51,6 +57,21 @@ const loadClient =
     (await runClient([...cClient('load_client'), '-m', 'conn', '-c', String(slots(model)), '-n', String(count), '-d', String(clientTimeoutMs / 1000), String(port)], clientTimeoutMs + 10_000)).figures;
 const httpLoad: Load = async (port, count) => (await runClient([...nodeScript('http-client.js'), String(port), String(count), '8', htmlRoot], clientTimeoutMs)).figures;
 const udpLoad: Load = async (port, count) => (await runClient([...nodeScript('udp-client.js'), String(port), String(count), '8'], clientTimeoutMs)).figures;
+
+/** The least-squares slope of `ys` over their indices (per step). */
+function slope(ys: number[]): number {
+  const n = ys.length;
+  if (n < 2) return 0;
+  const mx = (n - 1) / 2;
+  const my = ys.reduce((a, b) => a + b, 0) / n;
+  let num = 0;
+  let den = 0;
+  ys.forEach((y, x) => {
+    num += (x - mx) * (y - my);
+    den += (x - mx) ** 2;
+  });
+  return num / den;
+}
 
 /** Every connection made, answered right, nothing broken. */
 function expectAllServed(figures: Record<string, number>, count: number): void {
@@ -84,22 +105,40 @@ async function quiescent(pid: number, done?: (r: ServerReading) => boolean, boun
   return last;
 }
 
-/** Warms the server, reads it, pushes `count` connections through it, waits for quiescence, and compares. */
-async function leakRun(name: string, server: CliServer, load: Load, count: number, rssFactor = 1.1): Promise<void> {
+/**
+ * Warms the server, reads it, pushes `count` connections through it in `roundCount` rounds, waits for
+ * quiescence after each, and compares: fds, children and zombies after every round as after warm-up; RSS
+ * by its floor (the lowest of the last third of the readings) within 10% of the warm reading, or with
+ * rounds of the reading half-way, and with six rounds or more a second-half slope under 1 KiB per connection.
+ */
+async function leakRun(name: string, server: CliServer, load: Load, count: number, roundCount = 1): Promise<void> {
   try {
     const pid = servingPid(server);
     const warmUp = warmCount(count);
     expectAllServed(await load(server.port, warmUp), warmUp);
     const warm = await quiescent(pid);
     const started = Date.now();
-    const figures = await load(server.port, count);
+    const readings: ServerReading[] = [];
+    let p99Us = -1;
+    for (let round = 0; round < roundCount; round++) {
+      const share = Math.floor(count / roundCount) + (round < count % roundCount ? 1 : 0);
+      const figures = await load(server.port, share);
+      expectAllServed(figures, share);
+      p99Us = Math.max(p99Us, figures.p99_us ?? -1);
+      // Back where it was: the connections' fds closed and children reaped (RSS is not part of the state to
+      // reach: it is read once the rest is back).
+      readings.push(await quiescent(pid, (r) => r.fds <= warm.fds && r.treeFds <= warm.treeFds && r.zombies === 0 && r.children <= warm.children));
+    }
     const seconds = (Date.now() - started) / 1000;
-    expectAllServed(figures, count);
-    // Back where it was: the connections' fds closed and children reaped (RSS is not part of the state to
-    // reach: it is read once the rest is back).
-    const after = await quiescent(pid, (r) => r.fds <= warm.fds && r.treeFds <= warm.treeFds && r.zombies === 0 && r.children <= warm.children);
+    const after = readings[readings.length - 1];
+    const floorKb = Math.min(...readings.slice(-Math.ceil(readings.length / 3)).map((r) => r.rssKb));
+    // With rounds: the working level is the reading half-way, and the second half's trend is the leak test.
+    const baseKb = roundCount > 1 ? readings[Math.floor(roundCount / 2) - 1].rssKb : warm.rssKb;
+    const secondHalf = readings.slice(Math.floor(roundCount / 2) - 1).map((r) => r.rssKb);
+    const slopeBytesPerConnection = (slope(secondHalf) * 1024) / (count / roundCount);
     record(name, {
       connections: count,
+      rounds: roundCount,
       connPerSec: Math.round(count / seconds),
       fdsBefore: warm.fds,
       fdsAfter: after.fds,
@@ -110,18 +149,27 @@ async function leakRun(name: string, server: CliServer, load: Load, count: numbe
       zombies: after.zombies,
       rssKbBefore: warm.rssKb,
       rssKbAfter: after.rssKb,
+      rssKbRounds: readings.map((r) => r.rssKb),
       rssGrowthPct: (100 * (after.rssKb - warm.rssKb)) / warm.rssKb,
+      rssKbBase: baseKb,
+      rssFloorGrowthPct: (100 * (floorKb - baseKb)) / baseKb,
+      rssSlopeBytesPerConnection: roundCount >= 6 ? slopeBytesPerConnection : null,
       pssKbBefore: warm.pssKb,
       pssKbAfter: after.pssKb,
-      p99Us: figures.p99_us ?? -1,
+      p99Us,
     });
-    expect({ fds: after.fds, treeFds: after.treeFds, children: after.children, zombies: after.zombies }).toEqual({
-      fds: warm.fds,
-      treeFds: warm.treeFds,
-      children: warm.children,
-      zombies: 0,
-    });
-    if (!ASAN) expect(after.rssKb).toBeLessThanOrEqual(warm.rssKb * rssFactor + RSS_SLACK_KB);
+    for (const r of readings) {
+      expect({ fds: r.fds, treeFds: r.treeFds, children: r.children, zombies: r.zombies }).toEqual({
+        fds: warm.fds,
+        treeFds: warm.treeFds,
+        children: warm.children,
+        zombies: 0,
+      });
+    }
+    if (!ASAN) {
+      expect(floorKb).toBeLessThanOrEqual(baseKb * 1.1 + RSS_SLACK_KB);
+      if (roundCount >= 6) expect(slopeBytesPerConnection).toBeLessThan(1024);
+    }
   } finally {
     await server.stop();
   }
@@ -132,7 +180,7 @@ const timeout = (count: number): number => (SOAK ? 600_000 + count * 50 : 60_000
 describe('leaks: connections through a server leave its fds, children and memory as they were', () => {
   for (const model of Object.keys(MODELS)) {
     const count = connections(model);
-    it(`${model}/echo: ${count} connections`, async () => leakRun(`leaks/${model}/echo`, await startCli(model, 'echo'), loadClient(model), count, rssBound(model)), timeout(count));
+    it(`${model}/echo: ${count} connections`, async () => leakRun(`leaks/${model}/echo`, await startCli(model, 'echo'), loadClient(model), count, rounds(model)), timeout(count));
   }
 
   // HTTP on a reactor and on forked children (a different transport: blocking, with sendfile).
