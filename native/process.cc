@@ -119,10 +119,6 @@ void ResetSignalsInChild(const sigset_t& unblock) {
   sigprocmask(SIG_SETMASK, &unblock, nullptr);
 }
 
-// Every signal is blocked across fork(2) so that the child cannot run an inherited handler before
-// ResetSignalsInChild: a signal sent to the new pid at once (a parent's kill right after fork returns)
-// stays pending and is delivered, with the default action, when the child unblocks. The parent gets its
-// own mask back; anything sent to it meanwhile is delivered then.
 // The parent's half of fork(watch): a pidfd for the child (pidfd_open(2), Linux 5.3), registered in the
 // epoll instance `watch` with the pid and the pidfd as its data, for ReapEnded. Best effort: a child that
 // could not be watched (EMFILE, an old kernel) is left to the caller's sweep.
@@ -135,6 +131,10 @@ void WatchChild(int watch, pid_t pid) {
   if (epoll_ctl(watch, EPOLL_CTL_ADD, pidfd, &ev) < 0) close(pidfd);
 }
 
+// Every signal is blocked across fork(2) so that the child cannot run an inherited handler before
+// ResetSignalsInChild: a signal sent to the new pid at once (a parent's kill right after fork returns)
+// stays pending and is delivered, with the default action, when the child unblocks. The parent gets its
+// own mask back; anything sent to it meanwhile is delivered then.
 Napi::Value Fork(const Napi::CallbackInfo& info) {
   int32_t watch;
   if (!ArgIntOr(info, 0, "watch", -1, &watch)) return info.Env().Undefined();

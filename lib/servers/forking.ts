@@ -329,13 +329,14 @@ export class ForkingServer {
   // Children whose pidfds turned readable: ended. A pid the sweep has reaped meanwhile is no longer ours.
   #reapEnded(): void {
     const out = this.#ended;
-    for (let n = out.length / 3; n === out.length / 3; ) {
+    let n: number;
+    do {
       n = proc.reapEnded(this.#watch, out);
       for (let i = 0; i < n; i++) {
         const child = this.#children.get(out[3 * i]);
         if (child) this.#collect(out[3 * i], child, out[3 * i + 1] >= 0 ? out[3 * i + 1] : null, out[3 * i + 2] > 0 ? signalName(out[3 * i + 2]) : null);
       }
-    }
+    } while (n === out.length / 3); // a full batch: there may be more
     this.#afterReap();
   }
 

@@ -133,8 +133,9 @@ async function leakRun(name: string, server: CliServer, load: Load, count: numbe
     const after = readings[readings.length - 1];
     const floorKb = Math.min(...readings.slice(-Math.ceil(readings.length / 3)).map((r) => r.rssKb));
     // With rounds: the working level is the reading half-way, and the second half's trend is the leak test.
-    const baseKb = roundCount > 1 ? readings[Math.floor(roundCount / 2) - 1].rssKb : warm.rssKb;
-    const secondHalf = readings.slice(Math.floor(roundCount / 2) - 1).map((r) => r.rssKb);
+    const halfWay = Math.floor(roundCount / 2) - 1;
+    const baseKb = roundCount > 1 ? readings[halfWay].rssKb : warm.rssKb;
+    const secondHalf = readings.slice(halfWay).map((r) => r.rssKb);
     const slopeBytesPerConnection = (slope(secondHalf) * 1024) / (count / roundCount);
     record(name, {
       connections: count,

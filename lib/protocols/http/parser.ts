@@ -309,7 +309,6 @@ export class RequestParser {
     return value;
   }
 
-
   // No end of head yet: refuse a head that has already outgrown the limits, else wait for more.
   #incomplete(start: number): null {
     const buf = this.#buffer;
