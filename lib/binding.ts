@@ -41,6 +41,7 @@ export interface Native {
   epollCreate1(flags?: number): number;
   epollCtl(epfd: number, op: number, fd: number, events?: number, token?: number): void;
   epollWait(epfd: number, events: Int32Array, timeoutMs?: number): number;
+  epollWaitRecv(epfd: number, events: Int32Array, timeoutMs: number, prefetch: Uint8Array, buffer: Uint8Array, slot: number): number;
 
   poll(fds: Int32Array, nfds?: number, timeoutMs?: number): number;
   select(
@@ -61,6 +62,7 @@ export interface Native {
   recvfrom(fd: number, buffer: Uint8Array, offset?: number, length?: number, peer?: Partial<SocketAddress>): number;
   sendto(fd: number, buffer: Uint8Array, offset: number | undefined, length: number | undefined, address: string, port?: number): number;
   writev(fd: number, buffers: readonly Uint8Array[]): number;
+  sendBatch(list: Int32Array, count: number, buffer: Uint8Array): number;
   sendfile(outFd: number, inFd: number, offset: number, count: number): number;
   shutdown(fd: number, how?: number): void;
   close(fd: number): void;

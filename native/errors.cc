@@ -172,18 +172,24 @@ bool ArgString(const Napi::CallbackInfo& info, size_t i, const char* name, std::
   return true;
 }
 
-bool ArgBytes(const Napi::CallbackInfo& info, size_t i, const char* name, uint8_t** data, size_t* len) {
+bool ArgView(const Napi::CallbackInfo& info, size_t i, const char* name, uint8_t** data, size_t* len) {
   napi_env env = info.Env();
-  napi_value v = info[i];
   bool is_view = false;
   // napi_get_buffer_info accepts any ArrayBufferView in Node, and is the cheapest way in.
-  if (napi_is_typedarray(env, v, &is_view) != napi_ok || !is_view) {
+  if (napi_is_typedarray(env, info[i], &is_view) != napi_ok || !is_view) {
     ThrowType(info.Env(), std::string("The \"") + name + "\" argument must be a Buffer or Uint8Array");
     return false;
   }
   void* base = nullptr;
+  napi_get_buffer_info(env, info[i], &base, len);
+  *data = static_cast<uint8_t*>(base);
+  return true;
+}
+
+bool ArgBytes(const Napi::CallbackInfo& info, size_t i, const char* name, uint8_t** data, size_t* len) {
+  uint8_t* base = nullptr;
   size_t total = 0;
-  napi_get_buffer_info(env, v, &base, &total);
+  if (!ArgView(info, i, name, &base, &total)) return false;
   double offset = 0, length = -1;
   if (!info[i + 1].IsUndefined() && !ArgDouble(info, i + 1, "offset", &offset)) return false;
   if (!info[i + 2].IsUndefined() && !ArgDouble(info, i + 2, "length", &length)) return false;
@@ -195,7 +201,7 @@ bool ArgBytes(const Napi::CallbackInfo& info, size_t i, const char* name, uint8_
                                std::to_string(total) + " bytes");
     return false;
   }
-  *data = static_cast<uint8_t*>(base) + static_cast<size_t>(offset);
+  *data = base + static_cast<size_t>(offset);
   *len = static_cast<size_t>(length);
   return true;
 }

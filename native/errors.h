@@ -35,7 +35,9 @@ bool ArgFd(const Napi::CallbackInfo& info, size_t i, const char* name, int32_t* 
 bool ArgMask(const Napi::CallbackInfo& info, size_t i, const char* name, uint32_t* out);
 bool ArgDouble(const Napi::CallbackInfo& info, size_t i, const char* name, double* out);
 bool ArgString(const Napi::CallbackInfo& info, size_t i, const char* name, std::string* out);
-// Any ArrayBufferView (Buffer, Uint8Array, ...) with optional (offset, length) at i+1, i+2, checked
+// Any ArrayBufferView (Buffer, Uint8Array, ...), whole: its bytes.
+bool ArgView(const Napi::CallbackInfo& info, size_t i, const char* name, uint8_t** data, size_t* len);
+// Any ArrayBufferView with optional (offset, length) at i+1, i+2, checked
 // against the view's byte length.
 bool ArgBytes(const Napi::CallbackInfo& info, size_t i, const char* name, uint8_t** data, size_t* len);
 bool ArgInt32Array(const Napi::CallbackInfo& info, size_t i, const char* name, int32_t** data, size_t* len);

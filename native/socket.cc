@@ -232,6 +232,53 @@ Napi::Value Writev(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(n));
 }
 
+// sendBatch(list: Int32Array, count, buffer) -> count: send(2) for each of `count` entries of `list`, four
+// int32 each (fd, offset, length, after): `length` bytes of `buffer` from `offset` to `fd`, the byte
+// count or -errno written over `after`. A reactor gathers a round's replies and sends them in one
+// crossing (the counterpart of epollWaitRecv). `after` is -1, or the index of an earlier entry for the
+// same fd: unless that one was sent whole, this one is not sent (-EAGAIN), so that a short send is never
+// followed by a later part of the same stream. An entry with a negative fd (cancelled) gets -EBADF.
+Napi::Value SendBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int32_t* list;
+  size_t list_len, buffer_len;
+  int32_t count;
+  uint8_t* buffer;
+  if (!ArgInt32Array(info, 0, "list", &list, &list_len) || !ArgInt(info, 1, "count", &count) ||
+      !ArgView(info, 2, "buffer", &buffer, &buffer_len)) {
+    return env.Undefined();
+  }
+  if (count < 0 || static_cast<size_t>(count) > list_len / 4) {
+    return ThrowRange(env, "The \"count\" argument must be between 0 and list.length / 4");
+  }
+  for (int32_t i = 0; i < count; i++) {
+    int32_t* e = list + 4 * i;
+    int32_t after = e[3];
+    if (e[0] < 0) {
+      e[3] = -EBADF;
+      continue;
+    }
+    if (e[1] < 0 || e[2] < 0 || static_cast<size_t>(e[1]) + static_cast<size_t>(e[2]) > buffer_len || after >= i) {
+      e[3] = -EINVAL;
+      continue;
+    }
+    if (after >= 0 && list[4 * after + 3] != list[4 * after + 2]) {
+      e[3] = -EAGAIN;
+      continue;
+    }
+    Count(kSend);
+    ssize_t n = send(e[0], buffer + e[1], static_cast<size_t>(e[2]), MSG_NOSIGNAL);
+    if (n < 0) {
+      if (errno == EAGAIN) Count(kEagain);
+      e[3] = -errno;
+      continue;
+    }
+    Count(kSendBytes, static_cast<double>(n));
+    e[3] = static_cast<int32_t>(n);
+  }
+  return Napi::Number::New(env, count);
+}
+
 // sendfile(outFd, inFd, offset, count) -> bytes or -errno. The offset is explicit, so the file's own
 // position is never moved and one open file can serve many connections.
 Napi::Value Sendfile(const Napi::CallbackInfo& info) {
@@ -430,6 +477,7 @@ void InitSocket(Napi::Env env, Napi::Object exports) {
   EPK_FN(exports, "recvfrom", Recvfrom);
   EPK_FN(exports, "sendto", Sendto);
   EPK_FN(exports, "writev", Writev);
+  EPK_FN(exports, "sendBatch", SendBatch);
   EPK_FN(exports, "sendfile", Sendfile);
   EPK_FN(exports, "shutdown", Shutdown);
   EPK_FN(exports, "close", Close);

@@ -53,6 +53,8 @@ export interface LabTally {
   eofReads: number;
   /** Echo writes (one Connection.write each). */
   writes: number;
+  /** Echo writes that joined the same connection's previous write in the loop's send batch (one send for both). */
+  coalescedWrites: number;
   accepted: number;
   closed: number;
 }
@@ -70,7 +72,7 @@ export interface LabServerReport {
 function emptyTally(): LabTally {
   return {
     listenerEvents: 0, controlEvents: 0, readableEvents: 0, writableOnlyEvents: 0, controlOnlyWaits: 0, rearms: 0,
-    dataReads: 0, shortReads: 0, eofReads: 0, writes: 0, accepted: 0, closed: 0,
+    dataReads: 0, shortReads: 0, eofReads: 0, writes: 0, coalescedWrites: 0, accepted: 0, closed: 0,
   };
 }
 
@@ -119,6 +121,7 @@ function main(config: LabServerConfig): void {
   let peakQueuedBytes = 0;
   let pending: string | undefined;
   let cpu0 = process.cpuUsage();
+  let coalesced0 = loop.sends.coalesced;
   const reply = (line: object): void => void writeSync(1, JSON.stringify(line) + '\n');
   // Runs the pending command; every command but 'k' waits until no connection is left (the warm-up's
   // closes are not the workload's, and a report must not cut a connection's life in two).
@@ -134,10 +137,12 @@ function main(config: LabServerConfig): void {
       selector.tally = emptyTally();
       peakQueuedBytes = 0;
       cpu0 = process.cpuUsage();
+      coalesced0 = loop.sends.coalesced;
       return reply({ ok: true });
     }
     const cpu = process.cpuUsage(cpu0);
-    reply({ counters: readCounters(), tally: { ...selector.tally }, cpuUs: cpu.user + cpu.system, peakQueuedBytes });
+    const tally = { ...selector.tally, coalescedWrites: loop.sends.coalesced - coalesced0 };
+    reply({ counters: readCounters(), tally, cpuUs: cpu.user + cpu.system, peakQueuedBytes });
     if (c !== 's') process.exit(0); // no further syscall of the addon: a strace of this process ends here
   };
   // An echo server written with the loop's own pieces, so that every callback knows its fd and the tally

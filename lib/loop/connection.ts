@@ -25,7 +25,8 @@
 import { errnoError, errno, misuse } from '../errors';
 import * as sys from '../sys/socket';
 import type { EventLoop, Registration, Timer } from './event-loop';
-import { Interest, type SelectorKey } from './selector';
+import type { BatchWriter } from './send-batch';
+import { Interest, NOT_READ, READ_AHEAD_SIZE, type SelectorKey } from './selector';
 
 /** Why a connection closed. */
 export type CloseReason =
@@ -82,7 +83,8 @@ interface FileChunk {
 
 type QueueEntry = { buf: Buffer; off: number } | FileChunk;
 
-const SHARED_READ_SIZE = 64 * 1024;
+// The read-ahead's size too: a read the selector made is judged "short" by the same length as our own.
+const SHARED_READ_SIZE = READ_AHEAD_SIZE;
 let sharedReadBuffer: Buffer | undefined;
 /**
  * The last chunk view made on the shared buffer, handed out again for a read of the same length: a
@@ -98,7 +100,7 @@ function chunkOf(buf: Buffer, n: number): Buffer {
 }
 
 /** One connected socket; create it with the fd from `accept4` or a completed `connect`. */
-export class Connection {
+export class Connection implements BatchWriter {
   readonly fd: number;
   readonly loop: EventLoop;
   /** Anything the owner wants to attach (a protocol session, a request id...). */
@@ -116,6 +118,8 @@ export class Connection {
   readonly #readTimeoutMs: number;
   #queue: QueueEntry[] = [];
   #queued = 0;
+  /** Bytes of ours in the loop's send batch (only while #queue is empty: the batch goes out first). */
+  #batched = 0;
   #interest = 0;
   #paused = false; // by backpressure or pause()
   #userPaused = false;
@@ -125,6 +129,10 @@ export class Connection {
   #closeWhenFlushed = false;
   #closed = false;
   #continueScheduled = false;
+  /** Whether the selector reads this fd in its wait while we are reading (Selector.readAhead). */
+  readonly #readAhead: boolean;
+  /** What the selector read for us while reading was paused, kept for the resume. */
+  #stash: { received: number; chunk: Buffer | undefined } | undefined;
   #lastIo: number;
   #lastRead: number;
   #deadline: Timer | undefined;
@@ -152,6 +160,8 @@ export class Connection {
     this.#lastIo = this.#lastRead = loop.now();
     this.#interest = this.#edgeSelector ? Interest.READABLE | Interest.WRITABLE : Interest.READABLE;
     loop.add(fd, this.#interest, (key) => this.#onReady(key), { close: () => this.close('loop-closed') });
+    this.#readAhead = loop.selector.readAhead !== undefined && this.#readBuffer === sharedReadBuffer;
+    if (this.#readAhead) loop.selector.readAhead!(fd, true);
     this.#armDeadline();
   }
 
@@ -161,12 +171,12 @@ export class Connection {
 
   /** Bytes queued for output (not yet taken by the kernel). */
   get writableLength(): number {
-    return this.#queued;
+    return this.#queued + this.#batched;
   }
 
   /** True while more output is queued than the high-water mark (`write` returned false; wait for `onDrain`). */
   get writableNeedDrain(): boolean {
-    return this.#queued > this.#highWaterMark;
+    return this.#queued + this.#batched > this.#highWaterMark;
   }
 
   /** True while reading is paused by backpressure or {@link Connection.pause}. */
@@ -181,6 +191,12 @@ export class Connection {
   write(data: Uint8Array): boolean {
     this.#checkWritable();
     if (data.length === 0) return true;
+    // While the loop runs a round, into its send batch (sent at the end of the round, one crossing for all).
+    if (this.#queue.length === 0 && this.loop.sends.add(this, data, this.#batched > 0)) {
+      this.#batched += data.length;
+      return this.#batched <= this.#highWaterMark;
+    }
+    if (!this.#sendBatchFirst()) return false;
     let off = 0;
     if (this.#queue.length === 0) {
       const n = sys.send(this.fd, data, 0, data.length);
@@ -204,6 +220,7 @@ export class Connection {
    */
   sendFile(fd: number, offset: number, length: number, onDone?: (error?: Error) => void): void {
     this.#checkWritable();
+    if (!this.#sendBatchFirst()) return onDone?.(new Error('connection closed before the file was sent'));
     this.#queue.push({ fd, offset, end: offset + length, onDone });
     this.#queued += length;
     this.#flush();
@@ -223,7 +240,7 @@ export class Connection {
     this.#closeWhenFlushed = true;
     this.#ending = true;
     this.#setPaused(true);
-    if (this.#queue.length === 0) this.close('end');
+    if (this.#queue.length === 0 && this.#batched === 0) this.close('end');
   }
 
   /** Stops reading until {@link Connection.resume}. */
@@ -241,14 +258,42 @@ export class Connection {
   close(reason: CloseReason = 'local', error?: Error): void {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#batched > 0) this.loop.sends.cancel(this);
+    this.#batched = 0;
     this.loop.clearTimer(this.#deadline);
     if (!this.loop.closed && this.loop.selector.get(this.fd)) this.loop.remove(this.fd);
     sys.close(this.fd);
     const files = this.#queue.filter((e): e is FileChunk => 'fd' in e);
     this.#queue = [];
+    this.#stash = undefined;
     this.#queued = 0;
     for (const file of files) file.onDone?.(new Error(`connection closed (${reason}) before the file was sent`));
     this.#handlers.onClose?.(reason, error, this);
+  }
+
+  /** @internal The loop's send batch reports an entry of ours (see {@link BatchWriter}). */
+  batchSent(result: number, buffer: Buffer, offset: number, length: number): void {
+    this.#batched -= length;
+    if (this.#closed) return;
+    if (result < 0 && result !== -errno.EAGAIN) return this.#fail(result, 'send');
+    const sent = Math.max(result, 0);
+    this.#progress(sent);
+    if (sent < length) {
+      // The kernel's buffer is full: the rest waits in our queue, as after a short direct send.
+      this.#queue.push({ buf: Buffer.from(buffer.subarray(offset + sent, offset + length)), off: 0 });
+      this.#queued += length - sent;
+      this.#afterQueue();
+    } else if (this.#batched === 0 && this.#queue.length === 0) {
+      if (this.#closeWhenFlushed) this.close('end');
+      else this.#maybeShutdown();
+    }
+  }
+
+  // Output must leave in order: bytes of ours still in the loop's batch go before anything sent directly.
+  // False when that closed the connection.
+  #sendBatchFirst(): boolean {
+    if (this.#batched > 0) this.loop.sends.flush();
+    return !this.#closed;
   }
 
   #onReady(key: SelectorKey<Registration>): void {
@@ -267,16 +312,22 @@ export class Connection {
       this.#flush();
       if (this.#closed) return;
     }
-    if ((key.readable || key.hangup) && !this.#paused && !this.#readEnded) {
-      this.#read(this.#shortReadDrains && !key.hangup && !key.urgent);
-    } else if (key.hangup && (this.#paused || this.#readEnded) && !this.#edgeSelector) {
+    if ((key.readable || key.hangup) && !this.#paused && !this.#readEnded && this.#stash === undefined) {
+      this.#read(this.#shortReadDrains && !key.hangup && !key.urgent, key.received, key.chunk);
+      return;
+    }
+    // Read-ahead for a reader paused earlier in this batch (by another connection's handler): keep it.
+    if (key.received !== NOT_READ) this.#keep(key.received, key.chunk);
+    if (key.hangup && (this.#paused || this.#readEnded) && !this.#edgeSelector) {
       // Level-triggered EPOLLHUP is reported whatever the interest: without this the loop would spin.
       if (this.#queue.length === 0 || !key.writable) this.close('end');
     }
   }
 
   // `shortReadDrains`: in edge mode, a recv shorter than the buffer ends this readiness (see the header).
-  #read(shortReadDrains: boolean): void {
+  // `received` (with `chunk`): the result of a recv the selector already made (read-ahead), taken as the
+  // first read's.
+  #read(shortReadDrains: boolean, received: number, chunk: Buffer | undefined): void {
     const buf = this.#readBuffer;
     let budget = this.#edgeRead ? this.#readBudget : Infinity;
     for (let reads = 0; ; reads++) {
@@ -285,12 +336,19 @@ export class Connection {
         this.#scheduleContinue();
         return;
       }
-      const n = sys.recv(this.fd, buf, 0, buf.length);
+      let n: number;
+      if (received !== NOT_READ) {
+        n = received;
+        received = NOT_READ;
+      } else {
+        n = sys.recv(this.fd, buf, 0, buf.length);
+        chunk = undefined;
+      }
       if (n > 0) {
         this.bytesRead += n;
         budget -= n;
         this.#lastIo = this.#lastRead = this.loop.time;
-        this.#handlers.onData(chunkOf(buf, n), this);
+        this.#handlers.onData(chunk ?? chunkOf(buf, n), this);
         if (this.#closed || this.#paused || (shortReadDrains && n < buf.length)) return;
       } else if (n === 0) {
         return this.#onPeerEnd();
@@ -309,12 +367,34 @@ export class Connection {
     this.loop.callSoon(() => {
       this.#continueScheduled = false;
       // Whatever the last event said is stale by now: read on to EAGAIN.
-      if (!this.#closed && !this.#paused && !this.#readEnded) this.#read(false);
+      if (this.#closed || this.#paused || this.#readEnded) return;
+      const stash = this.#stash;
+      this.#stash = undefined;
+      this.#read(false, stash?.received ?? NOT_READ, stash?.chunk);
     });
+  }
+
+  // The chunk lives in the selector's buffer until its next wait: copied. Pausing turns the read-ahead
+  // off, so at most one comes while paused; a second is appended rather than trusted not to happen. An end
+  // or error after kept bytes is left for the socket to report again (a recv at end of stream keeps
+  // returning 0).
+  #keep(received: number, chunk: Buffer | undefined): void {
+    const kept = this.#stash;
+    if (kept !== undefined && kept.received > 0) {
+      if (received > 0) kept.chunk = Buffer.concat([kept.chunk!, chunk!]);
+      kept.received = kept.chunk!.length;
+      return;
+    }
+    this.#stash = { received, chunk: chunk && Buffer.from(chunk) };
+  }
+
+  #setReadAhead(on: boolean): void {
+    if (this.#readAhead && !this.#closed && !this.loop.closed) this.loop.selector.readAhead!(this.fd, on);
   }
 
   #onPeerEnd(): void {
     this.#readEnded = true;
+    this.#setReadAhead(false);
     if (!this.#edgeSelector) this.#updateInterest();
     if (this.#writeEnded) return this.close('end');
     if (this.#handlers.onEnd) this.#handlers.onEnd(this);
@@ -404,7 +484,7 @@ export class Connection {
   }
 
   #maybeShutdown(): void {
-    if (!this.#ending || this.#writeEnded || this.#queue.length > 0 || this.#closed) return;
+    if (!this.#ending || this.#writeEnded || this.#queue.length > 0 || this.#batched > 0 || this.#closed) return;
     this.#writeEnded = true;
     try {
       sys.shutdown(this.fd, sys.SHUT_WR);
@@ -417,9 +497,11 @@ export class Connection {
   #setPaused(paused: boolean): void {
     if (this.#paused === paused || this.#closed) return;
     this.#paused = paused;
+    if (!this.#readEnded) this.#setReadAhead(!paused);
     if (!this.#edgeSelector) this.#updateInterest();
-    // Under edge-triggering no new edge may come for bytes that arrived while paused: look now.
-    else if (!paused && !this.#readEnded) this.#scheduleContinue();
+    // Under edge-triggering no new edge may come for bytes that arrived while paused: look now. Bytes the
+    // selector read meanwhile will not be reported again under either trigger.
+    if (!paused && !this.#readEnded && (this.#edgeSelector || this.#stash !== undefined)) this.#scheduleContinue();
   }
 
   // Level-triggered only: readable while reading, writable while output is queued.

@@ -11,10 +11,11 @@
  */
 import { performance } from 'node:perf_hooks';
 import { misuse } from '../errors';
-import { close as closeFd } from '../sys/socket';
+import { close as closeFd, sendBatch } from '../sys/socket';
 import { ownFd, Watch } from '../sys/watch';
 import { EpollSelector } from './epoll-selector';
 import type { InterestMask, Selector, SelectorKey } from './selector';
+import { SendBatch } from './send-batch';
 import { TimerHeap, type Timer } from './timers';
 
 export type { Timer };
@@ -56,6 +57,10 @@ export class EventLoop {
   #signal: AbortSignal | undefined;
   /** When the round's wait returned, while its handlers run; -1 between rounds. */
   #roundTime = -1;
+  /** Date.now() at the same moment, for wall-clock needs (an HTTP Date header); read once per round. */
+  #roundDate = 0;
+  /** Writes gathered while a round runs, sent in one crossing at its end. */
+  readonly sends = new SendBatch(sendBatch);
   readonly #onAbort = (): void => {
     this.stop();
     this.detach();
@@ -80,6 +85,11 @@ export class EventLoop {
    */
   get time(): number {
     return this.#roundTime >= 0 ? this.#roundTime : performance.now();
+  }
+
+  /** Like {@link EventLoop.time}, but the wall clock (Date.now()): one reading per round. */
+  get date(): number {
+    return this.#roundTime >= 0 ? this.#roundDate : Date.now();
   }
 
   /** True while it has fds, timers or callbacks to wait for. */
@@ -158,6 +168,8 @@ export class EventLoop {
     const keys = this.selector.select(timeout);
     const n = keys.length;
     this.#roundTime = performance.now();
+    this.#roundDate = Date.now();
+    this.sends.open = true;
     try {
       for (let i = 0; i < n; i++) {
         const key = keys[i];
@@ -170,8 +182,12 @@ export class EventLoop {
         this.#soon = [];
         for (const callback of soon) callback();
       }
+      this.sends.flush();
     } finally {
       this.#roundTime = -1;
+      this.sends.open = false;
+      // A handler threw: what the others wrote still goes out (and their writers learn how much).
+      if (this.sends.size > 0) this.sends.flush();
     }
     return n;
   }

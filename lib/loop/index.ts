@@ -10,6 +10,7 @@ export * from './select-selector';
 export * from './timers';
 export * from './event-loop';
 export * from './connection';
+export * from './send-batch';
 export * from './listener';
 export * from './async-connection';
 export * from './busy-poll-selector';

@@ -64,7 +64,18 @@ export interface SelectorKey<T = unknown> {
    * mark, so a reader that takes a short read for "drained" must read on to EAGAIN when this is set.
    */
   readonly urgent: boolean;
+  /**
+   * epoll with read-ahead only (see {@link Selector.readAhead}): what the wait's own recv of this fd gave
+   * this round — a byte count (the bytes are in `chunk`), `-errno`, or {@link NOT_READ} when the wait did
+   * not read it. Always NOT_READ for a key that did not ask.
+   */
+  readonly received: number;
+  /** The bytes of `received` when it is > 0: a view valid until the next `select`. */
+  readonly chunk: Buffer | undefined;
 }
+
+/** `SelectorKey.received` when the wait did not read the fd. */
+export const NOT_READ = -0x80000000;
 
 /** Backend-specific registration options; a backend ignores what it cannot do. */
 export interface RegisterOptions {
@@ -94,9 +105,19 @@ export interface Selector<T = unknown> {
   /** The key of a registered fd, or undefined. */
   get(fd: number): SelectorKey<T> | undefined;
   select(timeoutMs: number): readonly SelectorKey<T>[];
+  /**
+   * Optional (epoll): asks the wait to read `fd` itself, in the same crossing, whenever it reports input
+   * or a hangup — at most {@link READ_AHEAD_SIZE} bytes, handed over in the key's `received` and `chunk`.
+   * For the owner of a stream socket that would recv at once anyway; off again with `on` false (and
+   * always at unregister). A paused reader must turn it off: what the wait read is the owner's to keep.
+   */
+  readAhead?(fd: number, on: boolean): void;
   close(): void;
   readonly closed: boolean;
 }
+
+/** The most one read-ahead recv takes (a full one may have left bytes in the socket). */
+export const READ_AHEAD_SIZE = 64 * 1024;
 
 /** The mutable form of a key, seen only by selectors. */
 export interface MutableKey<T> {
@@ -108,6 +129,8 @@ export interface MutableKey<T> {
   hangup: boolean;
   error: boolean;
   urgent: boolean;
+  received: number;
+  chunk: Buffer | undefined;
 }
 
 /**
@@ -142,7 +165,18 @@ export abstract class BaseSelector<T = unknown> implements Selector<T> {
     this.#checkOpen();
     if (!Number.isInteger(fd) || fd < 0) throw new TypeError(`fd must be an integer >= 0, got ${fd}`);
     if (this.#keys[fd]) misuse('ERR_EPOLLKIT_ALREADY_REGISTERED', `fd ${fd} is already registered`);
-    const key: MutableKey<T> = { fd, interest, data, readable: false, writable: false, hangup: false, error: false, urgent: false };
+    const key: MutableKey<T> = {
+      fd,
+      interest,
+      data,
+      readable: false,
+      writable: false,
+      hangup: false,
+      error: false,
+      urgent: false,
+      received: NOT_READ,
+      chunk: undefined,
+    };
     this.add(key, options);
     this.#keys[fd] = key;
     this.#size++;

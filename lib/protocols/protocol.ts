@@ -27,6 +27,11 @@ export interface Transport {
   setTimer?(delayMs: number, onTimeout: () => void): void;
   /** Disarms the timer, if armed. */
   clearTimer?(): void;
+  /**
+   * The wall clock (ms since the epoch, as Date.now()) as the transport's loop read it this round: one
+   * reading per round serves every request in it. Optional; a session falls back to Date.now().
+   */
+  now?(): number;
   /** The peer's address (for logs), looked up on the first call; undefined when unknown. */
   peerAddress?(): string | undefined;
   /**

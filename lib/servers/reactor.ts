@@ -281,6 +281,10 @@ class ConnectionTransport implements Transport {
     this.#timer = undefined;
   }
 
+  now(): number {
+    return this.connection.loop.date;
+  }
+
   peerAddress(): string | undefined {
     // After close the fd number may already belong to another connection: never look it up then.
     if (this.#peer === null && !this.connection.closed) {

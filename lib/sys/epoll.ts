@@ -38,6 +38,30 @@ export const epollCtl: (epfd: number, op: number, fd: number, events?: number, t
  */
 export const epollWait: (epfd: number, events: Int32Array, timeoutMs?: number) => number = native.epollWait;
 
+/**
+ * {@link epollWait} and recv(2) in one crossing: after the wait, every ready fd whose byte in `prefetch`
+ * (indexed by token, which must be the fd) is non-zero and whose event reports input or a hangup (EPOLLIN,
+ * EPOLLHUP, EPOLLRDHUP) is read, at most `slot` bytes, into the next free part of `buffer`. `events` gets
+ * four int32 per event: (token, mask, result, offset) — result is the recv's byte count or `-errno`, or
+ * {@link EPOLL_NOT_READ} when the fd was not read (not asked, no input, or less than `slot` left in
+ * `buffer`); the bytes are at `buffer[offset, offset + result)`. A result equal to `slot` may have left
+ * bytes behind. Returns the number of events or `-errno`. With many busy connections one crossing replaces
+ * one per request (a reactor's hot path; {@link EpollSelector} uses it).
+ * @example
+ * const n = epollWaitRecv(epfd, events, -1, prefetch, buffer, 65536);
+ * for (let i = 0; i < n; i++) if (events[4 * i + 2] > 0) use(buffer.subarray(events[4 * i + 3], events[4 * i + 3] + events[4 * i + 2]));
+ */
+export const epollWaitRecv: (
+  epfd: number,
+  events: Int32Array,
+  timeoutMs: number,
+  prefetch: Uint8Array,
+  buffer: Uint8Array,
+  slot: number,
+) => number = native.epollWaitRecv;
+
+/** The result of an event {@link epollWaitRecv} did not read (INT32_MIN: no errno or count is that). */
+export const EPOLL_NOT_READ = constant('EPOLL_NOT_READ');
 export const EPOLL_CLOEXEC = constant('EPOLL_CLOEXEC');
 export const EPOLL_CTL_ADD = constant('EPOLL_CTL_ADD');
 export const EPOLL_CTL_MOD = constant('EPOLL_CTL_MOD');

@@ -107,6 +107,19 @@ export const sendto: (
 export const writev: (fd: number, buffers: readonly Uint8Array[]) => number = native.writev;
 
 /**
+ * send(2) for a batch, in one crossing: `list` holds four int32 per entry — (fd, offset, length, after) —
+ * and each of the first `count` entries sends `buffer[offset, offset + length)` to its fd (MSG_NOSIGNAL),
+ * its byte count or `-errno` written over `after`. `after` is -1, or the index of an earlier entry for the
+ * same fd: unless that one was sent whole, this one is skipped with `-EAGAIN` (a short send is never
+ * followed by a later part of the same stream). A negative fd (a cancelled entry) gives `-EBADF`, an entry
+ * outside `buffer` `-EINVAL`.
+ * @example
+ * list.set([fd, 0, reply.length, -1], 0);
+ * sendBatch(list, 1, reply); // list[3]: bytes sent or -errno
+ */
+export const sendBatch: (list: Int32Array, count: number, buffer: Uint8Array) => number = native.sendBatch;
+
+/**
  * Copies `count` bytes of file `inFd` from `offset` to socket `outFd` in the kernel. The file position is
  * not moved. Count (maybe short; advance `offset` yourself) or `-errno`.
  * @example

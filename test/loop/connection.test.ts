@@ -218,6 +218,120 @@ describe('closing', () => {
   });
 });
 
+describe('batched I/O: the selector\'s read-ahead and the loop\'s send batch', () => {
+  const drain = (fd: number): Buffer => {
+    const parts: Buffer[] = [];
+    const buf = Buffer.alloc(1 << 16);
+    for (let n; (n = k.recv(fd, buf)) > 0; ) parts.push(Buffer.from(buf.subarray(0, n)));
+    return Buffer.concat(parts);
+  };
+
+  for (const trigger of ['level', 'edge'] as const) {
+    it(`bytes read ahead for a reader paused earlier in the same batch are kept and delivered on resume (${trigger})`, () => {
+      const loop = loopWith(new k.EpollSelector({ trigger }));
+      const got = new Map<k.Connection, string>();
+      const all: k.Connection[] = [];
+      // Whichever connection the batch serves first pauses the other, whose bytes the wait already read.
+      const onData = (chunk: Buffer, c: k.Connection): void => {
+        got.set(c, (got.get(c) ?? '') + chunk.toString('latin1'));
+        for (const other of all) if (other !== c && !got.has(other)) other.pause();
+      };
+      const a = pairConnection(loop, { onData });
+      const b = pairConnection(loop, { onData });
+      all.push(a.connection, b.connection);
+      k.send(a.client, Buffer.from('from a'));
+      k.send(b.client, Buffer.from('from b'));
+      expect(loop.runOnce(100)).toBe(2);
+      expect(got.size).toBe(1);
+      const paused = all.find((c) => c.paused)!;
+      expect(paused).toBeDefined();
+      // Nothing is left in the socket: the kept bytes will not be reported again by the kernel.
+      expect(bytesWaiting(paused.fd)).toBe(0);
+      for (let i = 0; i < 3; i++) loop.runOnce(10);
+      expect(got.has(paused)).toBe(false);
+      paused.resume();
+      for (let i = 0; i < 3 && !got.has(paused); i++) loop.runOnce(10);
+      expect(got.get(a.connection)).toBe('from a');
+      expect(got.get(b.connection)).toBe('from b');
+    });
+  }
+
+  it('a round\'s small writes go out in order, also when the kernel takes only part (the rest queues)', () => {
+    const loop = loopWith(new k.EpollSelector({ trigger: 'edge' }));
+    // 600 writes of 1,000 bytes in one round: more than the batch holds and than a socketpair buffers.
+    const expected: Buffer[] = [];
+    for (let i = 0; i < 600; i++) expected.push(Buffer.alloc(1000, i % 251));
+    const { connection, client } = pairConnection(loop, {
+      onData: (_chunk, c) => {
+        for (const part of expected) c.write(part);
+      },
+    });
+    k.send(client, Buffer.from('go'));
+    loop.runOnce(100);
+    expect(connection.writableLength).toBeGreaterThan(0);
+    const received: Buffer[] = [];
+    for (let i = 0; i < 200 && Buffer.concat(received).length < 600_000; i++) {
+      received.push(drain(client));
+      loop.runOnce(10);
+    }
+    expect(Buffer.concat(received).equals(Buffer.concat(expected))).toBe(true);
+    expect(connection.writableLength).toBe(0);
+  });
+
+  it('end() and gracefulClose() right after a write in the same round: the bytes, then the end of stream', () => {
+    const loop = loopWith(new k.EpollSelector());
+    const reasons: k.CloseReason[] = [];
+    const ending = pairConnection(loop, { onData: (chunk, c) => (c.write(chunk), c.end()) });
+    const closing = pairConnection(loop, { onData: (chunk, c) => (c.write(chunk), c.gracefulClose()), onClose: (r) => reasons.push(r) });
+    k.send(ending.client, Buffer.from('bye'));
+    k.send(closing.client, Buffer.from('see you'));
+    loop.runOnce(100);
+    const buf = Buffer.alloc(64);
+    expect(buf.toString('latin1', 0, k.recv(ending.client, buf))).toBe('bye');
+    expect(k.recv(ending.client, buf)).toBe(0);
+    expect(buf.toString('latin1', 0, k.recv(closing.client, buf))).toBe('see you');
+    expect(k.recv(closing.client, buf)).toBe(0);
+    expect(reasons).toEqual(['end']);
+  });
+
+  it('close() after a write in the same round drops the bytes, even when a new connection takes the fd number', () => {
+    const loop = loopWith(new k.EpollSelector());
+    let successor: { connection: k.Connection; client: number } | undefined;
+    const first = pairConnection(loop, {
+      onData: (_chunk, c) => {
+        c.write(Buffer.from('for the first client only'));
+        const fd = c.fd;
+        c.close();
+        successor = pairConnection(loop, {});
+        expect(successor.connection.fd).toBe(fd); // the lowest free number: the one just closed
+        successor.connection.write(Buffer.from('hello, second'));
+      },
+    });
+    k.send(first.client, Buffer.from('x'));
+    loop.runOnce(100);
+    const buf = Buffer.alloc(64);
+    expect(k.recv(first.client, buf)).toBe(0); // closed, nothing sent
+    expect(buf.toString('latin1', 0, k.recv(successor!.client, buf))).toBe('hello, second');
+  });
+
+  it('writes outside a round go straight out; a handler that throws still gets the round\'s writes sent', () => {
+    const loop = loopWith(new k.EpollSelector());
+    const quiet = pairConnection(loop, {});
+    quiet.connection.write(Buffer.from('now'));
+    const buf = Buffer.alloc(64);
+    expect(buf.toString('latin1', 0, k.recv(quiet.client, buf))).toBe('now');
+    const loud = pairConnection(loop, {
+      onData: (chunk, c) => {
+        c.write(chunk);
+        throw new Error('handler failed');
+      },
+    });
+    k.send(loud.client, Buffer.from('echo me'));
+    expect(() => loop.runOnce(100)).toThrow('handler failed');
+    expect(buf.toString('latin1', 0, k.recv(loud.client, buf))).toBe('echo me');
+  });
+});
+
 describe('listener out of fds', () => {
   it('EMFILE neither spins nor stops the server; service resumes when fds come back', async () => {
     const server = await startEchoServer('epoll-lt', { emfileBackoffMs: 50 }, ['prlimit', '--nofile=48:48']);

@@ -222,7 +222,8 @@ export function httpStatic(options: HttpStaticOptions): Protocol {
         connection === undefined ? req.minor === 1
         : req.minor === 1 ? !/\bclose\b/i.test(connection)
         : /\bkeep-alive\b/i.test(connection);
-      const now = Date.now(); // one clock reading serves the cache and the Date header
+      // One clock reading serves the cache and the Date header (the loop's, read once per round, where there is one).
+      const now = this.#transport.now?.() ?? Date.now();
       let sendContinue = false;
       const expect = req.headers.expect;
       // RFC 9110 §10.1.1: an HTTP/1.0 request's expectation is ignored; an unknown one is 417.
