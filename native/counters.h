@@ -23,6 +23,12 @@ inline void Count(Counter c, double n = 1) {
   if (tl_counters.enabled) tl_counters.values[c] += n;
 }
 
+// For loops over a batch: the thread's counters looked up once (each tl_counters access from a shared
+// object is a __tls_get_addr call, about 2% of a busy reactor's user time at four per request).
+inline void Count(Counters& counters, Counter c, double n = 1) {
+  if (counters.enabled) counters.values[c] += n;
+}
+
 void InitCounters(Napi::Env env, Napi::Object exports);
 
 }  // namespace epollkit

@@ -16,6 +16,16 @@ namespace {
 
 thread_local std::vector<epoll_event> tl_events;
 
+// epoll_wait into tl_events (grown to `max`, at most 65536), counted; errno is left as epoll_wait set it.
+int WaitInto(int epfd, size_t max, int timeout) {
+  if (max > 65536) max = 65536;
+  if (tl_events.size() < max) tl_events.resize(max);
+  Count(kEpollWait);
+  int n = epoll_wait(epfd, tl_events.data(), static_cast<int>(max), timeout);
+  if (n >= 0) Count(kEpollEvents, n);
+  return n;
+}
+
 Napi::Value EpollCreate1(const Napi::CallbackInfo& info) {
   int32_t flags;
   if (!ArgIntOr(info, 0, "flags", EPOLL_CLOEXEC, &flags)) return info.Env().Undefined();
@@ -61,12 +71,8 @@ Napi::Value EpollWait(const Napi::CallbackInfo& info) {
   }
   size_t max = len / 2;
   if (max == 0) return ThrowRange(env, "The \"events\" array must hold at least one (fd, events) pair");
-  if (max > 65536) max = 65536;
-  if (tl_events.size() < max) tl_events.resize(max);
-  Count(kEpollWait);
-  int n = epoll_wait(epfd, tl_events.data(), static_cast<int>(max), timeout);
+  int n = WaitInto(epfd, max, timeout);
   if (n < 0) return NegErrno(env, errno);
-  Count(kEpollEvents, n);
   for (int i = 0; i < n; i++) {
     out[2 * i] = static_cast<int32_t>(tl_events[i].data.u64);
     out[2 * i + 1] = static_cast<int32_t>(tl_events[i].events);
@@ -129,12 +135,9 @@ Napi::Value EpollWaitRecv(const Napi::CallbackInfo& info) {
   size_t max = len / 4;
   if (max == 0) return ThrowRange(env, "The \"events\" array must hold at least one (token, mask, result, offset) entry");
   if (slot <= 0) return ThrowRange(env, "The \"slot\" argument must be > 0");
-  if (max > 65536) max = 65536;
-  if (tl_events.size() < max) tl_events.resize(max);
-  Count(kEpollWait);
-  int n = epoll_wait(epfd, tl_events.data(), static_cast<int>(max), timeout);
+  int n = WaitInto(epfd, max, timeout);
   if (n < 0) return NegErrno(env, errno);
-  Count(kEpollEvents, n);
+  Counters& counters = tl_counters;
   size_t used = 0;
   const uint32_t input = EPOLLIN | EPOLLHUP | EPOLLRDHUP;
   for (int i = 0; i < n; i++) {
@@ -148,14 +151,14 @@ Napi::Value EpollWaitRecv(const Napi::CallbackInfo& info) {
     if (token >= prefetch_len || prefetch[token] == 0 || (events & input) == 0 || buffer_len - used < static_cast<size_t>(slot)) {
       continue;
     }
-    Count(kRecv);
+    Count(counters, kRecv);
     ssize_t got = recv(static_cast<int>(token), buffer + used, static_cast<size_t>(slot), 0);
     if (got < 0) {
-      if (errno == EAGAIN) Count(kEagain);
+      if (errno == EAGAIN) Count(counters, kEagain);
       e[2] = -errno;
       continue;
     }
-    Count(kRecvBytes, static_cast<double>(got));
+    Count(counters, kRecvBytes, static_cast<double>(got));
     e[2] = static_cast<int32_t>(got);
     e[3] = static_cast<int32_t>(used);
     used += static_cast<size_t>(got);

@@ -251,6 +251,7 @@ Napi::Value SendBatch(const Napi::CallbackInfo& info) {
   if (count < 0 || static_cast<size_t>(count) > list_len / 4) {
     return ThrowRange(env, "The \"count\" argument must be between 0 and list.length / 4");
   }
+  Counters& counters = tl_counters;
   for (int32_t i = 0; i < count; i++) {
     int32_t* e = list + 4 * i;
     int32_t after = e[3];
@@ -266,14 +267,14 @@ Napi::Value SendBatch(const Napi::CallbackInfo& info) {
       e[3] = -EAGAIN;
       continue;
     }
-    Count(kSend);
+    Count(counters, kSend);
     ssize_t n = send(e[0], buffer + e[1], static_cast<size_t>(e[2]), MSG_NOSIGNAL);
     if (n < 0) {
-      if (errno == EAGAIN) Count(kEagain);
+      if (errno == EAGAIN) Count(counters, kEagain);
       e[3] = -errno;
       continue;
     }
-    Count(kSendBytes, static_cast<double>(n));
+    Count(counters, kSendBytes, static_cast<double>(n));
     e[3] = static_cast<int32_t>(n);
   }
   return Napi::Number::New(env, count);

@@ -2,21 +2,14 @@
 // bytes land, end of stream and resets, the slot and buffer limits; sends to several fds in one call, the
 // chain that stops a stream after a short send, cancelled entries; argument errors.
 import * as net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import * as net from 'node:net';
+import { describe, expect, it } from 'vitest';
 import * as k from '../lib/index';
+import { unixPair, useFds } from './helpers/net';
 
-const opened: number[] = [];
-function track<T extends number | number[]>(fds: T): T {
-  opened.push(...([] as number[]).concat(fds));
-  return fds;
-}
-afterEach(() => {
-  for (const fd of opened.splice(0)) k.close(fd);
-});
-
-function pair(): [number, number] {
-  return track(k.socketpair(k.AF_UNIX, k.SOCK_STREAM | k.SOCK_NONBLOCK));
-}
+const fds = useFds();
+const track = fds.track;
+const pair = (): [number, number] => unixPair(fds);
 
 /** (token, mask, result, offset) of each event, by token. */
 function byToken(events: Int32Array, n: number): Map<number, { mask: number; result: number; offset: number }> {
@@ -82,8 +75,7 @@ describe('epollWaitRecv', () => {
     const epfd = track(k.epollCreate1());
     const prefetch = new Uint8Array(4096).fill(1);
     const [a, peer] = pair();
-    k.close(peer);
-    opened.splice(opened.indexOf(peer), 1);
+    fds.close(peer);
     k.epollCtl(epfd, k.EPOLL_CTL_ADD, a, k.EPOLLIN | k.EPOLLRDHUP);
     expect(k.epollWaitRecv(epfd, events, 0, prefetch, buffer, 256)).toBe(1);
     expect(events[2]).toBe(0);

@@ -11,13 +11,16 @@
  *   socket's recv stops short only when its queue is empty, and bytes arriving after it raise a new edge,
  *   so the EAGAIN recv — one syscall per event, what made ET slower than LT — is skipped. It stops short
  *   with data left in two cases, and then the reader goes on to EAGAIN: end of stream already queued
- *   (EPOLLRDHUP/EPOLLHUP in the event) and TCP urgent data (EPOLLPRI). The default follows the selector's trigger. A chunk handed to
- *   `onData` lives in a buffer shared by every connection of the thread: it is valid only during the
- *   call — copy what you keep.
- * - **Writing.** `write()` sends at once when nothing is queued and queues (a copy of) only what the
- *   kernel did not take, so the caller's buffer is never retained. Under level-triggering the fd waits
- *   for EPOLLOUT only while output is queued; under edge-triggering it is registered for both directions
- *   once and never re-registered (an edge is reported only when space frees up after an EAGAIN).
+ *   (EPOLLRDHUP/EPOLLHUP in the event) and TCP urgent data (EPOLLPRI). The default follows the selector's
+ *   trigger. A chunk handed to `onData` lives in a buffer shared by every connection of the thread: it is
+ *   valid only during the call — copy what you keep. On an epoll selector the first recv of each readiness is made by the wait itself, for every ready
+ *   connection in one crossing (`Selector.readAhead`); its bytes arrive through `onData` the same way.
+ * - **Writing.** `write()` never retains the caller's buffer. While the loop runs a round, a small write is
+ *   copied into the loop's send batch and leaves with every other connection's at the end of the round, in
+ *   one crossing (`EventLoop.sends`); otherwise it is sent at once. Either way only what the kernel did not
+ *   take is queued (a copy). Under level-triggering the fd waits for EPOLLOUT only while output is queued;
+ *   under edge-triggering it is registered for both directions once and never re-registered (an edge is
+ *   reported only when space frees up after an EAGAIN).
  * - **Backpressure.** Above `highWaterMark` queued bytes the connection stops reading, so a peer that
  *   sends without reading cannot grow the server's memory; below half of it, reading resumes.
  * @module

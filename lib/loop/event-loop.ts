@@ -57,8 +57,9 @@ export class EventLoop {
   #signal: AbortSignal | undefined;
   /** When the round's wait returned, while its handlers run; -1 between rounds. */
   #roundTime = -1;
-  /** Date.now() at the same moment, for wall-clock needs (an HTTP Date header); read once per round. */
-  #roundDate = 0;
+  /** Date.now() − performance.now(), read again when a second has passed: the wall clock without a reading. */
+  #dateOffset = 0;
+  #dateOffsetAt = -Infinity;
   /** Writes gathered while a round runs, sent in one crossing at its end. */
   readonly sends = new SendBatch(sendBatch);
   readonly #onAbort = (): void => {
@@ -87,9 +88,19 @@ export class EventLoop {
     return this.#roundTime >= 0 ? this.#roundTime : performance.now();
   }
 
-  /** Like {@link EventLoop.time}, but the wall clock (Date.now()): one reading per round. */
+  /**
+   * Like {@link EventLoop.time}, but the wall clock (ms since the epoch, as Date.now()): the round's time
+   * plus an offset to the wall clock that is read again once a second (so a clock step shows within a
+   * second). For an HTTP Date header, which has whole seconds.
+   */
   get date(): number {
-    return this.#roundTime >= 0 ? this.#roundDate : Date.now();
+    const time = this.#roundTime;
+    if (time < 0) return Date.now();
+    if (time - this.#dateOffsetAt >= 1000) {
+      this.#dateOffset = Date.now() - time;
+      this.#dateOffsetAt = time;
+    }
+    return time + this.#dateOffset;
   }
 
   /** True while it has fds, timers or callbacks to wait for. */
@@ -168,7 +179,6 @@ export class EventLoop {
     const keys = this.selector.select(timeout);
     const n = keys.length;
     this.#roundTime = performance.now();
-    this.#roundDate = Date.now();
     this.sends.open = true;
     try {
       for (let i = 0; i < n; i++) {
