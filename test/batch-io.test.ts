@@ -2,7 +2,6 @@
 // bytes land, end of stream and resets, the slot and buffer limits; sends to several fds in one call, the
 // chain that stops a stream after a short send, cancelled entries; argument errors.
 import * as net from 'node:net';
-import * as net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import * as k from '../lib/index';
 import { unixPair, useFds } from './helpers/net';
