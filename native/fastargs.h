@@ -73,6 +73,13 @@ inline bool FastBytes(napi_env env, size_t argc, const napi_value* argv, size_t 
   return true;
 }
 
+// A whole typed array of `want` elements (napi_uint8_array also takes a Buffer): its base and length in
+// elements.
+inline bool FastArray(napi_env env, napi_value v, napi_typedarray_type want, void** data, size_t* len) {
+  napi_typedarray_type type;
+  return napi_get_typedarray_info(env, v, &type, len, data, nullptr, nullptr) == napi_ok && type == want;
+}
+
 inline napi_value FastNumber(napi_env env, double n) {
   napi_value r;
   napi_create_double(env, n, &r);

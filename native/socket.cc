@@ -238,19 +238,7 @@ Napi::Value Writev(const Napi::CallbackInfo& info) {
 // crossing (the counterpart of epollWaitRecv). `after` is -1, or the index of an earlier entry for the
 // same fd: unless that one was sent whole, this one is not sent (-EAGAIN), so that a short send is never
 // followed by a later part of the same stream. An entry with a negative fd (cancelled) gets -EBADF.
-Napi::Value SendBatch(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  int32_t* list;
-  size_t list_len, buffer_len;
-  int32_t count;
-  uint8_t* buffer;
-  if (!ArgInt32Array(info, 0, "list", &list, &list_len) || !ArgInt(info, 1, "count", &count) ||
-      !ArgView(info, 2, "buffer", &buffer, &buffer_len)) {
-    return env.Undefined();
-  }
-  if (count < 0 || static_cast<size_t>(count) > list_len / 4) {
-    return ThrowRange(env, "The \"count\" argument must be between 0 and list.length / 4");
-  }
+void SendEntries(int32_t* list, int32_t count, const uint8_t* buffer, size_t buffer_len) {
   Counters& counters = tl_counters;
   for (int32_t i = 0; i < count; i++) {
     int32_t* e = list + 4 * i;
@@ -277,7 +265,40 @@ Napi::Value SendBatch(const Napi::CallbackInfo& info) {
     Count(counters, kSendBytes, static_cast<double>(n));
     e[3] = static_cast<int32_t>(n);
   }
+}
+
+Napi::Value SendBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int32_t* list;
+  size_t list_len, buffer_len;
+  int32_t count;
+  uint8_t* buffer;
+  if (!ArgInt32Array(info, 0, "list", &list, &list_len) || !ArgInt(info, 1, "count", &count) ||
+      !ArgView(info, 2, "buffer", &buffer, &buffer_len)) {
+    return env.Undefined();
+  }
+  if (count < 0 || static_cast<size_t>(count) > list_len / 4) {
+    return ThrowRange(env, "The \"count\" argument must be between 0 and list.length / 4");
+  }
+  SendEntries(list, count, buffer, buffer_len);
   return Napi::Number::New(env, count);
+}
+
+// Hot-path entry (once per busy round): raw N-API reads, falling back to SendBatch for anything unexpected.
+napi_value SendBatchFast(napi_env env, napi_callback_info cbinfo) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, cbinfo, &argc, argv, nullptr, nullptr);
+  void *list, *buffer;
+  size_t list_len, buffer_len;
+  int32_t count;
+  if (argc < 3 || !FastArray(env, argv[0], napi_int32_array, &list, &list_len) || !FastInt(env, argv[1], &count) ||
+      count < 0 || static_cast<size_t>(count) > list_len / 4 || !FastArray(env, argv[2], napi_uint8_array, &buffer, &buffer_len)) {
+    Napi::CallbackInfo info(env, cbinfo);
+    return SendBatch(info);
+  }
+  SendEntries(static_cast<int32_t*>(list), count, static_cast<uint8_t*>(buffer), buffer_len);
+  return FastNumber(env, count);
 }
 
 // sendfile(outFd, inFd, offset, count) -> bytes or -errno. The offset is explicit, so the file's own
@@ -474,11 +495,13 @@ void InitSocket(Napi::Env env, Napi::Object exports) {
     exports.Set("recv", fn);
     napi_create_function(env, "send", NAPI_AUTO_LENGTH, RecvSendFast<true>, nullptr, &fn);
     exports.Set("send", fn);
+    napi_create_function(env, "sendBatch", NAPI_AUTO_LENGTH, SendBatchFast, nullptr, &fn);
+    exports.Set("sendBatch", fn);
   }
   EPK_FN(exports, "recvfrom", Recvfrom);
   EPK_FN(exports, "sendto", Sendto);
   EPK_FN(exports, "writev", Writev);
-  EPK_FN(exports, "sendBatch", SendBatch);
+
   EPK_FN(exports, "sendfile", Sendfile);
   EPK_FN(exports, "shutdown", Shutdown);
   EPK_FN(exports, "close", Close);

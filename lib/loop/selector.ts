@@ -214,7 +214,10 @@ export abstract class BaseSelector<T = unknown> implements Selector<T> {
 
   select(timeoutMs: number): readonly SelectorKey<T>[] {
     this.#checkOpen();
-    this.ready.length = 0;
+    // Emptied by pops: a length store goes through the runtime, a cost per round (~3 events at 50 busy
+    // connections) that pops of the few keys do not have.
+    const ready = this.ready;
+    while (ready.length > 0) ready.pop();
     this.wait(timeoutMs);
     return this.ready;
   }
