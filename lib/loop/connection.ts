@@ -13,8 +13,9 @@
  *   with data left in two cases, and then the reader goes on to EAGAIN: end of stream already queued
  *   (EPOLLRDHUP/EPOLLHUP in the event) and TCP urgent data (EPOLLPRI). The default follows the selector's
  *   trigger. A chunk handed to `onData` lives in a buffer shared by every connection of the thread: it is
- *   valid only during the call — copy what you keep. On an epoll selector the first recv of each readiness is made by the wait itself, for every ready
- *   connection in one crossing (`Selector.readAhead`); its bytes arrive through `onData` the same way.
+ *   valid only during the call — copy what you keep. On an epoll selector the first recv of each readiness
+ *   is made by the wait itself, for every ready connection in one crossing (`Selector.readAhead`); its bytes
+ *   arrive through `onData` the same way.
  * - **Writing.** `write()` never retains the caller's buffer. While the loop runs a round, a small write is
  *   copied into the loop's send batch and leaves with every other connection's at the end of the round, in
  *   one crossing (`EventLoop.sends`); otherwise it is sent at once. Either way only what the kernel did not
