@@ -78,6 +78,7 @@ export interface Native {
   eventfdWrite(fd: number, value?: number): number;
 
   fork(watch?: number): number;
+  acceptFork(listenFd: number, watch: number, out: Int32Array, max: number, noDelay?: number): number;
   pidfdSupported(): boolean;
   reapEnded(watch: number, out: Int32Array): number;
   _exit(code?: number): never;

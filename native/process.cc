@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -131,28 +133,106 @@ void WatchChild(int watch, pid_t pid) {
   if (epoll_ctl(watch, EPOLL_CTL_ADD, pidfd, &ev) < 0) close(pidfd);
 }
 
-// Every signal is blocked across fork(2) so that the child cannot run an inherited handler before
-// ResetSignalsInChild: a signal sent to the new pid at once (a parent's kill right after fork returns)
-// stays pending and is delivered, with the default action, when the child unblocks. The parent gets its
-// own mask back; anything sent to it meanwhile is delivered then.
-Napi::Value Fork(const Napi::CallbackInfo& info) {
-  int32_t watch;
-  if (!ArgIntOr(info, 0, "watch", -1, &watch)) return info.Env().Undefined();
-  DoforkEverything();
+// fork(2) once DoforkEverything has run. Every signal is blocked across fork(2) so that the child cannot
+// run an inherited handler before ResetSignalsInChild: a signal sent to the new pid at once (a parent's
+// kill right after fork returns) stays pending and is delivered, with the default action, when the child
+// unblocks. The parent gets its own mask back; anything sent to it meanwhile is delivered then. Returns
+// fork's result; fork's errno goes to *err only on failure (writing errno after every fork would cost the
+// parent a copy-on-write fault on its TLS page).
+pid_t ForkWithSignalsReset(int* err) {
   sigset_t all, before, none;
   sigfillset(&all);
   sigemptyset(&none);
   pthread_sigmask(SIG_SETMASK, &all, &before);
   pid_t pid = fork();
-  int fork_errno = errno;
+  if (pid < 0) *err = errno;
   if (pid == 0) {
     ResetSignalsInChild(none);
-    return Napi::Number::New(info.Env(), 0);
+    return 0;
   }
   pthread_sigmask(SIG_SETMASK, &before, nullptr);
+  return pid;
+}
+
+Napi::Value Fork(const Napi::CallbackInfo& info) {
+  int32_t watch;
+  if (!ArgIntOr(info, 0, "watch", -1, &watch)) return info.Env().Undefined();
+  DoforkEverything();
+  int fork_errno = 0;
+  pid_t pid = ForkWithSignalsReset(&fork_errno);
   if (pid < 0) return ThrowErrno(info.Env(), fork_errno, "fork");
-  if (watch >= 0) WatchChild(watch, pid);
+  if (pid > 0 && watch >= 0) WatchChild(watch, pid);
   return Napi::Number::New(info.Env(), pid);
+}
+
+// acceptFork(listenFd, watch, out: Int32Array, max, noDelay) -> in the parent, n >= 0 children forked; in
+// each child, ~fd (negative) of the connection it is to serve. The forking server's whole per-connection
+// path in one crossing, repeated for each pending connection up to `max` (at most 64 and out.length - 2):
+// accept4 (nonblocking, CLOEXEC), fork as fork(watch) does, and the parent closes its copy of the
+// connection, so it never holds more than one. out[0] gets what ended the batch: 0 when it took `max`, else the -errno of
+// the accept4 that stopped it (-EAGAIN: the queue is empty); out[1] the errno of a failed fork (0: none),
+// whose connection was closed unserved and ended the batch; out[2..2+n) the pids. With noDelay the child
+// sets TCP_NODELAY on its connection, a syscall the parent no longer makes.
+// Why one call: after each fork every page the parent writes is a copy-on-write fault, and JS between two
+// forks (the listener's loop, the server's bookkeeping, N-API's handle scopes) wrote ~30 pages per
+// connection; within one call only the stack and libc's own fork state are written. For the same reason
+// the pids and the accept4 count are kept on the stack and written out once, after the last fork (the
+// out array and the counters' TLS block lie on heap pages: one fault per fork each). V8 cannot map new
+// MADV_DONTFORK pages while this call runs (no JS, and node runs --single-threaded), so one
+// DoforkEverything serves the batch.
+Napi::Value AcceptFork(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int32_t listen_fd, watch, max, no_delay;
+  int32_t* out;
+  size_t length;
+  if (!ArgFd(info, 0, "listenFd", &listen_fd) || !ArgInt(info, 1, "watch", &watch) ||
+      !ArgInt32Array(info, 2, "out", &out, &length) || !ArgInt(info, 3, "max", &max) ||
+      !ArgIntOr(info, 4, "noDelay", 0, &no_delay)) {
+    return env.Undefined();
+  }
+  if (length < 3) return ThrowRange(env, "acceptFork() needs an out array of at least 3 entries");
+  if (max < 1) return ThrowRange(env, "The value of \"max\" must be >= 1");
+  constexpr int32_t kBatch = 64;
+  if (max > kBatch) max = kBatch;
+  if (static_cast<size_t>(max) > length - 2) max = static_cast<int32_t>(length - 2);
+  static_assert(sizeof(pid_t) == sizeof(int32_t), "pids are copied into an Int32Array");
+  pid_t pids[kBatch];
+  int32_t n = 0, accept_end = 0, fork_errno = 0;
+  bool doforked = false;
+  // accept4 and close by syscall(2): glibc's wrappers are cancellation points, which write the thread's
+  // cancellation state on its TCB page around the call — one more fault per fork (nothing cancels Node's
+  // main thread).
+  while (n < max) {
+    int cfd = static_cast<int>(syscall(SYS_accept4, listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    if (cfd < 0) {
+      accept_end = -errno;
+      break;
+    }
+    if (!doforked) {
+      DoforkEverything();
+      doforked = true;
+    }
+    pid_t pid = ForkWithSignalsReset(&fork_errno);
+    if (pid == 0) {
+      if (no_delay) {
+        int one = 1;
+        setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      }
+      return Napi::Number::New(env, ~cfd);
+    }
+    // Watched before the close, as fork(watch) and then a close would: at the fd limit the pidfd is the
+    // one refused (the sweep reaps that child), not the next accept4 (which would refuse a client).
+    if (pid > 0 && watch >= 0) WatchChild(watch, pid);
+    syscall(SYS_close, cfd);  // the parent's copy only: the child's stays open
+    if (pid < 0) break;
+    pids[n++] = pid;
+  }
+  Count(kAccept4, n + (fork_errno != 0 || accept_end != 0 ? 1 : 0));
+  if (accept_end == -EAGAIN) Count(kEagain);
+  out[0] = accept_end;
+  out[1] = fork_errno;
+  memcpy(out + 2, pids, static_cast<size_t>(n) * sizeof(pid_t));
+  return Napi::Number::New(env, n);
 }
 
 // Whether this kernel has pidfd_open(2) (asked of our own pid).
@@ -409,6 +489,7 @@ Napi::Value WriteAll(const Napi::CallbackInfo& info) {
 
 void InitProcess(Napi::Env env, Napi::Object exports) {
   EPK_FN(exports, "fork", Fork);
+  EPK_FN(exports, "acceptFork", AcceptFork);
   EPK_FN(exports, "_exit", Exit);
   EPK_FN(exports, "waitpid", Waitpid);
   EPK_FN(exports, "kill", Kill);

@@ -271,6 +271,41 @@ describe('fork(watch) and reapEnded: pidfds instead of SIGCHLD', () => {
   });
 });
 
+describe('acceptFork: accept4, fork and close per pending connection in one call', () => {
+  it('takes the backlog in batches up to max; each child gets its connection (TCP_NODELAY set); the parent keeps no connection fd, reaps all', async () => {
+    const run = await runFixture('fork-accept.js');
+    expectCompleted(run);
+    expect(run.json).toEqual({
+      errors: {
+        negativeFd: { code: 'ERR_OUT_OF_RANGE' },
+        notInt32Array: { code: 'ERR_INVALID_ARG_TYPE' },
+        outTooShort: { code: 'ERR_OUT_OF_RANGE' },
+        maxZero: { code: 'ERR_OUT_OF_RANGE' },
+      },
+      notListening: [0, -k.errno.EINVAL, 0],
+      nothingPending: [0, -k.errno.EAGAIN, 0],
+      batches: [
+        { n: 5, end: 0, forkErrno: 0 },
+        { n: 7, end: -k.errno.EAGAIN, forkErrno: 0 },
+      ],
+      accept4Calls: 13,
+      // The listener, the watch fd, the 12 clients and a pidfd per live child: no accepted connection.
+      fdsWhileServing: 2 + 12 + 12,
+      pidsServed: true,
+      distinctPids: 12,
+      noDelay: Array(12).fill(1),
+      exitCodes: Array(12).fill(0),
+      reapedAll: true,
+      zombies: 0,
+      fdsLeaked: 0,
+    });
+  });
+
+  it('throws ERR_EPOLLKIT_FORK_NOT_SINGLE_THREADED without --single-threaded, before accepting anything', () => {
+    expect(() => k.acceptFork(0, -1, new Int32Array(3), 1)).toThrow(expect.objectContaining({ code: 'ERR_EPOLLKIT_FORK_NOT_SINGLE_THREADED' }));
+  });
+});
+
 describe('waitpid / kill errors', () => {
   it('refuses waitpid(-1), waitpid(0), kill(0) and kill(-pgid) with ERR_EPOLLKIT_* codes', () => {
     expect(() => k.waitpid(-1)).toThrow(expect.objectContaining({ code: 'ERR_EPOLLKIT_WAITPID_PID' }));

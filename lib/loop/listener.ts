@@ -63,6 +63,15 @@ export class Listener {
   rejected = 0;
   /** Connections accepted. */
   accepted = 0;
+  /**
+   * Set by a server that accepts a batch by other means than accept4 here and `onConnection` per fd (the
+   * forking server accepts and forks in one native call): called with the most connections to take now,
+   * it adds what it took to `accepted` and returns what ended its batch in accept4's terms — the -errno of
+   * the accept4 that stopped it (-EAGAIN: the queue is empty), handled as this listener's own, or 0 when it
+   * took `max` or stopped by its own choice (pausing the listener) — or undefined to have this listener
+   * accept the next connection the ordinary way.
+   */
+  acceptMany: ((max: number) => number | undefined) | undefined;
   readonly #onConnection: (fd: number) => void;
   readonly #edge: boolean;
   readonly #acceptBatch: number;
@@ -124,6 +133,11 @@ export class Listener {
     return this.#closed;
   }
 
+  /** Whether accepted connections get TCP_NODELAY (the `noDelay` option, false on AF_UNIX). */
+  get noDelay(): boolean {
+    return this.#noDelay;
+  }
+
   /** Stops watching for connections (they wait in the kernel's backlog). */
   pause(): void {
     if (this.#paused || this.#closed) return;
@@ -175,14 +189,29 @@ export class Listener {
   }
 
   #acceptBatchNow(): void {
-    for (let i = 0; this.#edge || i < this.#acceptBatch; i++) {
-      if (this.#closed || this.#paused) return;
-      const fd = sys.accept4(this.fd, sys.SOCK_NONBLOCK);
-      if (fd >= 0) {
-        this.accepted++;
-        if (this.#noDelay) sys.setsockopt(fd, sys.IPPROTO_TCP, sys.TCP_NODELAY, 1);
-        this.#onConnection(fd);
-        continue;
+    let left = this.#edge ? Infinity : this.#acceptBatch;
+    while (left > 0 && !this.#closed && !this.#paused) {
+      const before = this.accepted;
+      const ended = this.acceptMany?.(Math.min(left, 64));
+      let fd: number;
+      if (ended === undefined) {
+        left--;
+        fd = sys.accept4(this.fd, sys.SOCK_NONBLOCK);
+        if (fd >= 0) {
+          this.accepted++;
+          if (this.#noDelay) sys.setsockopt(fd, sys.IPPROTO_TCP, sys.TCP_NODELAY, 1);
+          this.#onConnection(fd);
+          continue;
+        }
+      } else {
+        left -= this.accepted - before;
+        // It took what it was offered, or stopped by its own choice (then the rest waits for the next readiness).
+        if (ended === 0) {
+          if (this.accepted === before) return;
+          continue;
+        }
+        left--;
+        fd = ended; // the -errno of its accept4
       }
       if (fd === -errno.EAGAIN) return;
       if (fd === -errno.EMFILE || fd === -errno.ENFILE) return this.#outOfFds();

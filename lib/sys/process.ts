@@ -63,21 +63,52 @@ function workersBeforeLoad(): boolean {
  * }
  */
 export function fork(watch?: number): number {
+  assertForkable('fork');
+  return native.fork(watch);
+}
+
+// The rules fork() and acceptFork() enforce before each call (fork-safety.md, A and B).
+function assertForkable(name: string): void {
   if (!process.execArgv.includes('--single-threaded')) {
     misuse(
       'ERR_EPOLLKIT_FORK_NOT_SINGLE_THREADED',
-      'fork() needs node started with --single-threaded on its command line (`node --single-threaded app.js`; ' +
+      `${name}() needs node started with --single-threaded on its command line (\`node --single-threaded app.js\`; ` +
         'NODE_OPTIONS cannot carry it): with V8 helper threads about half of forked children deadlock',
     );
   }
   if (!isMainThread || liveWorkers > 0 || workersBeforeLoad()) {
     misuse(
       'ERR_EPOLLKIT_FORK_WORKERS',
-      'fork() cannot run while worker threads exist (or from one): the child would inherit their locks ' +
+      `${name}() cannot run while worker threads exist (or from one): the child would inherit their locks ` +
         'without their threads. Fork before starting workers, or use a thread model instead',
     );
   }
-  return native.fork(watch);
+}
+
+/**
+ * A forking server's whole per-connection path, for every pending connection up to `max`, in one native
+ * call: accept4(2) on the nonblocking `listenFd`, {@link fork}`(watch)`, and in the parent close(2) of its
+ * copy of the connection. In the parent it returns how many children it forked (their pids in
+ * `out[2..2 + n)`); in each child it returns `~fd` (negative: `~result` is the connection's fd), and the
+ * child must serve it and leave through {@link _exit}, as after fork().
+ *
+ * `out[0]` tells what ended the batch: 0 when it took `max` (at most 64 and `out.length - 2`), else the -errno of
+ * the accept4 that stopped it — -EAGAIN when the queue is empty; EMFILE, ECONNABORTED... are the caller's
+ * to handle as after its own accept4. `out[1]` is the errno of a failed fork (EAGAIN, ENOMEM: a process
+ * limit), 0 if none: that client's connection was closed unserved and the batch stopped. `noDelay` sets
+ * TCP_NODELAY on the connection in the child (TCP only; the parent does not pay the syscall).
+ *
+ * Why: after each fork every page the parent writes costs a copy-on-write fault, and the JS a parent runs
+ * between two forks wrote ~30 pages per connection; within one call it writes a handful. Same signal
+ * handling and same refusals as {@link fork} (checked before anything is accepted); counts accept4 calls.
+ * @example
+ * const n = acceptFork(listenFd, watch, out, 64, true);
+ * if (n < 0) serveAndExit(~n); // the child
+ * for (let i = 0; i < n; i++) track(out[2 + i]);
+ */
+export function acceptFork(listenFd: number, watch: number, out: Int32Array, max: number, noDelay = false): number {
+  assertForkable('acceptFork');
+  return native.acceptFork(listenFd, watch, out, max, noDelay ? 1 : 0);
 }
 
 /**

@@ -1,6 +1,7 @@
 // ForkingServer (seeds 000, 001, 003): one child per connection. The server runs in a `node
 // --single-threaded` child process (fixtures/fork-server.js, loading dist/: `npm run build:ts` first),
 // in a process group of its own that a watchdog kills; real clients drive it over loopback.
+import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
@@ -174,6 +175,24 @@ describe('ForkingServer', () => {
     });
   });
 
+  it('at the fd limit children go unwatched (the sweep reaps them) rather than clients refused', async () => {
+    await withServer({ protocol: 'echo' }, async (server) => {
+      expect(await echoOnce(server.port)).toBe(true); // warm-up: what the first connection opens for good exists now
+      const before = await server.waitFor((e) => e.stats.liveChildren === 0);
+      // Room for 8 more fds, and 20 children alive at once: a pidfd each would take 20.
+      execFileSync('prlimit', ['--pid', String(server.pid), `--nofile=${before.fds + 8}:`]);
+      const served = await Promise.all(Array.from({ length: 20 }, () => echoOnce(server.port, 1024, 300)));
+      expect(served.filter(Boolean).length).toBe(20);
+      await sleep(500); // the last children reaped: the fixture needs fds of its own to report
+      const after = await server.waitFor((e) => e.stats.liveChildren === 0);
+      expect(after.stats).toMatchObject({ accepted: 21, reaped: 21, rejected: 0, crashed: 0 });
+      expect(after.zombies).toBe(0);
+      expect(after.fds).toBe(before.fds);
+      const { closed, ended } = await server.close();
+      expectCleanEnd(closed, ended);
+    });
+  });
+
   it('a child that crashes costs only its own connection; the others complete and the server keeps serving', async () => {
     await withServer({ protocol: 'crashy' }, async (server) => {
       const crash = exchange(server.port, Buffer.from('please CRASH now'));
@@ -196,6 +215,31 @@ describe('ForkingServer', () => {
       const { closed, ended } = await server.close();
       expectCleanEnd(closed, ended);
       expect(closed.stats).toMatchObject({ accepted: 200, peakChildren: 8, rejected: 0, crashed: 0 });
+    });
+  });
+
+  it('verifyRequest is asked about each client before its fork (connections taken one at a time)', async () => {
+    await withServer({ protocol: 'echo', refuseEverySecond: true }, async (server) => {
+      const served: boolean[] = [];
+      for (let i = 0; i < 10; i++) served.push(await echoOnce(server.port)); // in turn: the verdicts alternate
+      expect(served).toEqual([true, false, true, false, true, false, true, false, true, false]);
+      const { closed, ended } = await server.close();
+      expectCleanEnd(closed, ended);
+      expect(closed.stats).toMatchObject({ accepted: 5, rejected: 5, crashed: 0, failed: 0 });
+    });
+  });
+
+  it('maxConnections refuses the clients beyond it (connections accepted and forked in batches)', async () => {
+    await withServer({ protocol: 'echo', options: { maxConnections: 2 } }, async (server) => {
+      // Ten at once, each held 300 ms: two are served while the others arrive, and those are refused.
+      const served = (await Promise.all(Array.from({ length: 10 }, () => echoOnce(server.port, 1024, 300)))).filter(Boolean).length;
+      expect(served).toBeGreaterThanOrEqual(2);
+      expect(served).toBeLessThan(10);
+      expect(await echoOnce(server.port)).toBe(true); // room again once they ended
+      const { closed, ended } = await server.close();
+      expectCleanEnd(closed, ended);
+      expect(closed.stats).toMatchObject({ accepted: served + 1, rejected: 10 - served, crashed: 0 });
+      expect(closed.stats.peakChildren).toBeLessThanOrEqual(2);
     });
   });
 
