@@ -215,9 +215,10 @@ export abstract class BaseSelector<T = unknown> implements Selector<T> {
   select(timeoutMs: number): readonly SelectorKey<T>[] {
     this.#checkOpen();
     // Emptied by pops: a length store goes through the runtime, a cost per round (~3 events at 50 busy
-    // connections) that pops of the few keys do not have.
+    // connections) that pops of the few keys do not have. The last round's read-ahead chunks are let go: a
+    // view kept by each idle connection's key was ~300 B of RSS per idle connection.
     const ready = this.ready;
-    while (ready.length > 0) ready.pop();
+    while (ready.length > 0) ready.pop()!.chunk = undefined;
     this.wait(timeoutMs);
     return this.ready;
   }

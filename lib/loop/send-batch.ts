@@ -23,6 +23,7 @@ export interface BatchWriter {
 
 /** Writes larger than this go straight to the kernel: the copy would cost more than the crossing. */
 export const MAX_BATCHED_WRITE = 16 * 1024;
+/** The batch's buffer starts at one large write's room and doubles up to this (a loop that serves one connection, as a thread-per-connection worker's, stays small). */
 const BUFFER_SIZE = 256 * 1024;
 const MAX_ENTRIES = 256;
 
@@ -70,7 +71,7 @@ export class SendBatch {
       list[4 * i + 3] = pending ? this.#previous(writer, i) : -1;
       this.#writers[i] = writer;
     }
-    (this.#buffer ??= Buffer.allocUnsafe(BUFFER_SIZE)).set(data, this.#used);
+    this.#room(this.#used + length).set(data, this.#used);
     this.#used += length;
     return true;
   }
@@ -116,6 +117,17 @@ export class SendBatch {
       this.open = open;
     }
     if (failure) throw failure.error;
+  }
+
+  // The buffer, grown (doubling, what it holds copied) to hold `bytes`.
+  #room(bytes: number): Buffer {
+    const buffer = this.#buffer;
+    if (buffer !== undefined && buffer.length >= bytes) return buffer;
+    let size = buffer?.length ?? MAX_BATCHED_WRITE;
+    while (size < bytes) size *= 2;
+    const grown = Buffer.allocUnsafe(Math.min(size, BUFFER_SIZE));
+    if (buffer !== undefined) buffer.copy(grown, 0, 0, this.#used);
+    return (this.#buffer = grown);
   }
 
   // The writer's latest entry before `i`, or -1: the chain that keeps its stream in order.

@@ -52,7 +52,9 @@ function serve(port: MessagePort, data: ThreadWorkerData): void {
     protocol,
     connection: data.connection,
     shutdownTimeoutMs: data.shutdownTimeoutMs,
-    selector: new EpollSelector({ trigger: data.trigger }),
+    // A thread-per-connection worker has one fd: nothing to batch reads over, and the read-ahead's buffer
+    // would be one more 256 KiB allocation per connection for the thread's malloc arena to keep.
+    selector: new EpollSelector({ trigger: data.trigger, readAhead: !connectionMode }),
     handleError: (error, reason) => post({ type: 'error', error: toWire(error), reason }),
   }).start();
 
