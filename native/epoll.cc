@@ -137,14 +137,9 @@ int RecvReady(int n, int32_t* out, const uint8_t* prefetch, size_t prefetch_len,
     e[3] = 0;
     if (token >= prefetch_len || prefetch[token] == 0 || (events & input) == 0 || buffer_len - used < slot) continue;
     Count(counters, kRecv);
-    ssize_t got = recv(static_cast<int>(token), buffer + used, slot, 0);
-    if (got < 0) {
-      if (errno == EAGAIN) Count(counters, kEagain);
-      e[2] = -errno;
-      continue;
-    }
-    Count(counters, kRecvBytes, static_cast<double>(got));
-    e[2] = static_cast<int32_t>(got);
+    int32_t got = CountedResult(counters, kRecvBytes, recv(static_cast<int>(token), buffer + used, slot, 0));
+    e[2] = got;
+    if (got < 0) continue;
     e[3] = static_cast<int32_t>(used);
     used += static_cast<size_t>(got);
   }

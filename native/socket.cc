@@ -256,14 +256,7 @@ void SendEntries(int32_t* list, int32_t count, const uint8_t* buffer, size_t buf
       continue;
     }
     Count(counters, kSend);
-    ssize_t n = send(e[0], buffer + e[1], static_cast<size_t>(e[2]), MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EAGAIN) Count(counters, kEagain);
-      e[3] = -errno;
-      continue;
-    }
-    Count(counters, kSendBytes, static_cast<double>(n));
-    e[3] = static_cast<int32_t>(n);
+    e[3] = CountedResult(counters, kSendBytes, send(e[0], buffer + e[1], static_cast<size_t>(e[2]), MSG_NOSIGNAL));
   }
 }
 
