@@ -42,6 +42,7 @@ export interface Native {
   epollCtl(epfd: number, op: number, fd: number, events?: number, token?: number): void;
   epollWait(epfd: number, events: Int32Array, timeoutMs?: number): number;
   epollWaitRecv(epfd: number, events: Int32Array, timeoutMs: number, prefetch: Uint8Array, buffer: Uint8Array, slot: number): number;
+  epollWaitRecvBind(events: Int32Array, prefetch: Uint8Array, buffer: Uint8Array): (epfd: number, timeoutMs: number, slot: number) => number;
 
   poll(fds: Int32Array, nfds?: number, timeoutMs?: number): number;
   select(
@@ -63,6 +64,7 @@ export interface Native {
   sendto(fd: number, buffer: Uint8Array, offset: number | undefined, length: number | undefined, address: string, port?: number): number;
   writev(fd: number, buffers: readonly Uint8Array[]): number;
   sendBatch(list: Int32Array, count: number, buffer: Uint8Array): number;
+  sendBatchBind(list: Int32Array, buffer: Uint8Array): (count: number) => number;
   sendfile(outFd: number, inFd: number, offset: number, count: number): number;
   shutdown(fd: number, how?: number): void;
   close(fd: number): void;

@@ -16,14 +16,20 @@ namespace {
 
 thread_local std::vector<epoll_event> tl_events;
 
-// epoll_wait into tl_events (grown to `max`, at most 65536), counted; errno is left as epoll_wait set it.
-int WaitInto(int epfd, size_t max, int timeout) {
+// epoll_wait into `events` (grown to `max`, at most 65536), counted; errno is left as epoll_wait set it.
+// The thread's counters and event vector are passed in: each thread_local access from a shared object is a
+// __tls_get_addr call.
+int WaitInto(Counters& counters, std::vector<epoll_event>& events, int epfd, size_t max, int timeout) {
   if (max > 65536) max = 65536;
-  if (tl_events.size() < max) tl_events.resize(max);
-  Count(kEpollWait);
-  int n = epoll_wait(epfd, tl_events.data(), static_cast<int>(max), timeout);
-  if (n >= 0) Count(kEpollEvents, n);
+  if (events.size() < max) events.resize(max);
+  Count(counters, kEpollWait);
+  int n = epoll_wait(epfd, events.data(), static_cast<int>(max), timeout);
+  if (n >= 0) Count(counters, kEpollEvents, n);
   return n;
+}
+
+int WaitInto(int epfd, size_t max, int timeout) {
+  return WaitInto(tl_counters, tl_events, epfd, max, timeout);
 }
 
 Napi::Value EpollCreate1(const Napi::CallbackInfo& info) {
@@ -122,14 +128,13 @@ napi_value EpollWaitFast(napi_env env, napi_callback_info cbinfo) {
 constexpr int32_t kNotRead = INT32_MIN;
 
 // The reads after the wait: see above. Returns n.
-int RecvReady(int n, int32_t* out, const uint8_t* prefetch, size_t prefetch_len, uint8_t* buffer, size_t buffer_len,
-              size_t slot) {
-  Counters& counters = tl_counters;
+int RecvReady(Counters& counters, const epoll_event* ready, int n, int32_t* out, const uint8_t* prefetch,
+              size_t prefetch_len, uint8_t* buffer, size_t buffer_len, size_t slot) {
   size_t used = 0;
   const uint32_t input = EPOLLIN | EPOLLHUP | EPOLLRDHUP;
   for (int i = 0; i < n; i++) {
-    uint32_t token = static_cast<uint32_t>(tl_events[i].data.u64);
-    uint32_t events = tl_events[i].events;
+    uint32_t token = static_cast<uint32_t>(ready[i].data.u64);
+    uint32_t events = ready[i].events;
     int32_t* e = out + 4 * i;
     e[0] = static_cast<int32_t>(token);
     e[1] = static_cast<int32_t>(events);
@@ -161,7 +166,8 @@ Napi::Value EpollWaitRecv(const Napi::CallbackInfo& info) {
   if (slot <= 0) return ThrowRange(env, "The \"slot\" argument must be > 0");
   int n = WaitInto(epfd, len / 4, timeout);
   if (n < 0) return NegErrno(env, errno);
-  return Napi::Number::New(env, RecvReady(n, out, prefetch, prefetch_len, buffer, buffer_len, static_cast<size_t>(slot)));
+  return Napi::Number::New(env, RecvReady(tl_counters, tl_events.data(), n, out, prefetch, prefetch_len, buffer, buffer_len,
+                                          static_cast<size_t>(slot)));
 }
 
 // Hot-path entry, once per round of a busy reactor (a round serves ~3 requests at 50 connections, so the
@@ -182,8 +188,63 @@ napi_value EpollWaitRecvFast(napi_env env, napi_callback_info cbinfo) {
   }
   int n = WaitInto(epfd, len / 4, timeout);
   if (n < 0) return FastNumber(env, -errno);
-  return FastNumber(env, RecvReady(n, static_cast<int32_t*>(out), static_cast<uint8_t*>(prefetch), prefetch_len,
-                                   static_cast<uint8_t*>(buffer), buffer_len, static_cast<size_t>(slot)));
+  return FastNumber(env, RecvReady(tl_counters, tl_events.data(), n, static_cast<int32_t*>(out),
+                                   static_cast<uint8_t*>(prefetch), prefetch_len, static_cast<uint8_t*>(buffer), buffer_len,
+                                   static_cast<size_t>(slot)));
+}
+
+// epollWaitRecvBind(events, prefetch, buffer) -> function (epfd, timeoutMs, slot) -> count or -errno: the
+// same call as epollWaitRecv with its three arrays fixed, for the loop that makes it every round. The
+// thread's counters are looked up once, here: the function belongs to this thread's environment.
+struct WaitRecvBinding {
+  int32_t* out;
+  size_t max;  // events that fit in `out`
+  uint8_t* prefetch;
+  size_t prefetch_len;
+  uint8_t* buffer;
+  size_t buffer_len;
+  Counters* counters;
+  std::vector<epoll_event> events;
+};
+
+napi_value BoundWaitRecv(napi_env env, napi_callback_info cbinfo) {
+  size_t argc;
+  napi_value argv[3];
+  auto* b = BoundCall<WaitRecvBinding>(env, cbinfo, &argc, argv);
+  int32_t epfd, timeout, slot;
+  if (argc < 3 || !FastInt(env, argv[0], &epfd) || epfd < 0 || !FastIntOr(env, argc, argv, 1, -1, &timeout) ||
+      !FastInt(env, argv[2], &slot) || slot <= 0) {
+    Napi::CallbackInfo info(env, cbinfo);
+    if (ArgFd(info, 0, "epfd", &epfd) && ArgIntOr(info, 1, "timeoutMs", -1, &timeout) && ArgInt(info, 2, "slot", &slot)) {
+      ThrowRange(info.Env(), "The \"slot\" argument must be > 0");
+    }
+    return nullptr;
+  }
+  int n = WaitInto(*b->counters, b->events, epfd, b->max, timeout);
+  if (n < 0) return FastNumber(env, -errno);
+  return FastNumber(env, RecvReady(*b->counters, b->events.data(), n, b->out, b->prefetch, b->prefetch_len, b->buffer,
+                                   b->buffer_len, static_cast<size_t>(slot)));
+}
+
+Napi::Value EpollWaitRecvBind(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto* b = new WaitRecvBinding();
+  size_t len;
+  if (!ArgInt32Array(info, 0, "events", &b->out, &len) || !ArgView(info, 1, "prefetch", &b->prefetch, &b->prefetch_len) ||
+      !ArgView(info, 2, "buffer", &b->buffer, &b->buffer_len)) {
+    delete b;
+    return env.Undefined();
+  }
+  b->max = len / 4;
+  if (b->max == 0) {
+    delete b;
+    return ThrowRange(env, "The \"events\" array must hold at least one (token, mask, result, offset) entry");
+  }
+  b->counters = &tl_counters;
+  static const char* const names[] = {"events", "prefetch", "buffer"};
+  napi_value arrays[] = {info[0], info[1], info[2]};
+  napi_value fn = NewBoundFunction(env, "epollWaitRecv", BoundWaitRecv, b, names, arrays, 3);
+  return fn == nullptr ? env.Undefined() : Napi::Value(env, fn);
 }
 
 }  // namespace
@@ -191,6 +252,7 @@ napi_value EpollWaitRecvFast(napi_env env, napi_callback_info cbinfo) {
 void InitEpoll(Napi::Env env, Napi::Object exports) {
   EPK_FN(exports, "epollCreate1", EpollCreate1);
   EPK_FN(exports, "epollCtl", EpollCtl);
+  EPK_FN(exports, "epollWaitRecvBind", EpollWaitRecvBind);
   exports.Set("EPOLL_NOT_READ", Napi::Number::New(env, kNotRead));
   {
     napi_value fn;

@@ -86,4 +86,38 @@ inline napi_value FastNumber(napi_env env, double n) {
   return r;
 }
 
+// The arguments (at most N, their count in `argc`) and the data of a call to a NewBoundFunction function.
+template <typename T, size_t N>
+T* BoundCall(napi_env env, napi_callback_info cbinfo, size_t* argc, napi_value (&argv)[N]) {
+  *argc = N;
+  void* data = nullptr;
+  napi_get_cb_info(env, cbinfo, argc, argv, nullptr, &data);
+  return static_cast<T*>(data);
+}
+
+// A native function bound to typed arrays fixed at its creation, for a call made once per loop round: it
+// gets `data` (raw pointers into the arrays, taken once) from napi_get_cb_info instead of reading every
+// array argument again (napi_get_typedarray_info was most of such a call's cost). The function keeps the
+// arrays alive as read-only properties (`names`), so their memory stays where `data` points; `data` is
+// deleted with the function. Returns nullptr (and deletes `data`) if N-API fails.
+template <typename T>
+napi_value NewBoundFunction(napi_env env, const char* name, napi_callback call, T* data, const char* const* names,
+                            const napi_value* arrays, size_t count) {
+  napi_value fn;
+  if (napi_create_function(env, name, NAPI_AUTO_LENGTH, call, data, &fn) != napi_ok) {
+    delete data;
+    return nullptr;
+  }
+  napi_finalize free_data = [](napi_env, void* d, void*) { delete static_cast<T*>(d); };
+  if (napi_add_finalizer(env, fn, data, free_data, nullptr, nullptr) != napi_ok) {
+    delete data;
+    return nullptr;
+  }
+  for (size_t i = 0; i < count; i++) {
+    napi_property_descriptor p = {names[i], nullptr, nullptr, nullptr, nullptr, arrays[i], napi_enumerable, nullptr};
+    if (napi_define_properties(env, fn, 1, &p) != napi_ok) return nullptr;
+  }
+  return fn;
+}
+
 }  // namespace epollkit

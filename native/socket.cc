@@ -238,8 +238,7 @@ Napi::Value Writev(const Napi::CallbackInfo& info) {
 // crossing (the counterpart of epollWaitRecv). `after` is -1, or the index of an earlier entry for the
 // same fd: unless that one was sent whole, this one is not sent (-EAGAIN), so that a short send is never
 // followed by a later part of the same stream. An entry with a negative fd (cancelled) gets -EBADF.
-void SendEntries(int32_t* list, int32_t count, const uint8_t* buffer, size_t buffer_len) {
-  Counters& counters = tl_counters;
+void SendEntries(Counters& counters, int32_t* list, int32_t count, const uint8_t* buffer, size_t buffer_len) {
   for (int32_t i = 0; i < count; i++) {
     int32_t* e = list + 4 * i;
     int32_t after = e[3];
@@ -273,7 +272,7 @@ Napi::Value SendBatch(const Napi::CallbackInfo& info) {
   if (count < 0 || static_cast<size_t>(count) > list_len / 4) {
     return ThrowRange(env, "The \"count\" argument must be between 0 and list.length / 4");
   }
-  SendEntries(list, count, buffer, buffer_len);
+  SendEntries(tl_counters, list, count, buffer, buffer_len);
   return Napi::Number::New(env, count);
 }
 
@@ -290,8 +289,48 @@ napi_value SendBatchFast(napi_env env, napi_callback_info cbinfo) {
     Napi::CallbackInfo info(env, cbinfo);
     return SendBatch(info);
   }
-  SendEntries(static_cast<int32_t*>(list), count, static_cast<uint8_t*>(buffer), buffer_len);
+  SendEntries(tl_counters, static_cast<int32_t*>(list), count, static_cast<uint8_t*>(buffer), buffer_len);
   return FastNumber(env, count);
+}
+
+// sendBatchBind(list, buffer) -> function (count) -> count: sendBatch with its two arrays fixed, for the
+// loop that flushes every round (see NewBoundFunction).
+struct SendBinding {
+  int32_t* list;
+  size_t max;  // entries that fit in `list`
+  uint8_t* buffer;
+  size_t buffer_len;
+  Counters* counters;
+};
+
+napi_value BoundSendBatch(napi_env env, napi_callback_info cbinfo) {
+  size_t argc;
+  napi_value argv[1];
+  auto* b = BoundCall<SendBinding>(env, cbinfo, &argc, argv);
+  int32_t count;
+  if (argc < 1 || !FastInt(env, argv[0], &count) || count < 0 || static_cast<size_t>(count) > b->max) {
+    Napi::CallbackInfo info(env, cbinfo);
+    if (ArgInt(info, 0, "count", &count)) ThrowRange(info.Env(), "The \"count\" argument must be between 0 and list.length / 4");
+    return nullptr;
+  }
+  SendEntries(*b->counters, b->list, count, b->buffer, b->buffer_len);
+  return FastNumber(env, count);
+}
+
+Napi::Value SendBatchBind(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto* b = new SendBinding();
+  size_t len;
+  if (!ArgInt32Array(info, 0, "list", &b->list, &len) || !ArgView(info, 1, "buffer", &b->buffer, &b->buffer_len)) {
+    delete b;
+    return env.Undefined();
+  }
+  b->max = len / 4;
+  b->counters = &tl_counters;
+  static const char* const names[] = {"list", "buffer"};
+  napi_value arrays[] = {info[0], info[1]};
+  napi_value fn = NewBoundFunction(env, "sendBatch", BoundSendBatch, b, names, arrays, 2);
+  return fn == nullptr ? env.Undefined() : Napi::Value(env, fn);
 }
 
 // sendfile(outFd, inFd, offset, count) -> bytes or -errno. The offset is explicit, so the file's own
@@ -491,6 +530,7 @@ void InitSocket(Napi::Env env, Napi::Object exports) {
     napi_create_function(env, "sendBatch", NAPI_AUTO_LENGTH, SendBatchFast, nullptr, &fn);
     exports.Set("sendBatch", fn);
   }
+  EPK_FN(exports, "sendBatchBind", SendBatchBind);
   EPK_FN(exports, "recvfrom", Recvfrom);
   EPK_FN(exports, "sendto", Sendto);
   EPK_FN(exports, "writev", Writev);

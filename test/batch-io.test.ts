@@ -4,7 +4,7 @@
 import * as net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import * as k from '../lib/index';
-import { unixPair, useFds } from './helpers/net';
+import { runNode, unixPair, useFds } from './helpers/net';
 
 const fds = useFds();
 const track = fds.track;
@@ -159,5 +159,85 @@ describe('sendBatch', () => {
     expect(() => k.sendBatch([] as never, 0, Buffer.alloc(1))).toThrow(TypeError);
     expect(() => k.sendBatch(list, 0, 'x' as never)).toThrow(TypeError);
     expect(k.sendBatch(list, 0, Buffer.alloc(1))).toBe(0);
+  });
+});
+
+describe('the bound forms (epollWaitRecvBind, sendBatchBind): the same calls with their arrays fixed', () => {
+  it('epollWaitRecvBind reads what epollWaitRecv reads, into the arrays it was bound to', () => {
+    const epfd = track(k.epollCreate1());
+    const [a, a2] = pair();
+    const [b, b2] = pair();
+    for (const fd of [a, b]) k.epollCtl(epfd, k.EPOLL_CTL_ADD, fd, k.EPOLLIN);
+    const events = new Int32Array(4 * 8);
+    const prefetch = new Uint8Array(Math.max(a, b) + 1);
+    const buffer = Buffer.alloc(512);
+    prefetch[a] = 1;
+    const wait = k.epollWaitRecvBind(events, prefetch, buffer);
+    expect([wait.name, Object.keys(wait)]).toEqual(['epollWaitRecv', ['events', 'prefetch', 'buffer']]);
+    k.send(a2, Buffer.from('alpha'));
+    k.send(b2, Buffer.from('bravo'));
+    expect(wait(epfd, 0, 128)).toBe(2);
+    const got = byToken(events, 2);
+    expect(buffer.toString('latin1', got.get(a)!.offset, got.get(a)!.offset + got.get(a)!.result)).toBe('alpha');
+    expect(got.get(b)!.result).toBe(k.EPOLL_NOT_READ);
+    // The prefetch bytes are read at each call: b asks now and is read; nothing else is ready.
+    prefetch[b] = 1;
+    expect(wait(epfd, 0, 128)).toBe(1);
+    expect(buffer.toString('latin1', events[3], events[3] + events[2])).toBe('bravo');
+    expect(wait(epfd, 0, 128)).toBe(0);
+    expect(wait(999_999, 0, 128)).toBe(-k.errno.EBADF);
+  });
+
+  it('sendBatchBind sends the first `count` entries of its list from its buffer', () => {
+    const [a, a2] = pair();
+    const [b, b2] = pair();
+    const list = new Int32Array(4 * 4);
+    const buffer = Buffer.from('hello, world');
+    const send = k.sendBatchBind(list, buffer);
+    list.set([a, 0, 5, -1, b, 7, 5, -1, -1, 0, 1, -1]);
+    expect(send(3)).toBe(3);
+    expect([list[3], list[7], list[11]]).toEqual([5, 5, -k.errno.EBADF]);
+    const got = Buffer.alloc(16);
+    expect(got.toString('latin1', 0, k.recv(a2, got))).toBe('hello');
+    expect(got.toString('latin1', 0, k.recv(b2, got))).toBe('world');
+    buffer.write('HELLO', 0, 'latin1'); // the bound buffer is read at each call, not copied at binding
+    list.set([a, 0, 5, -1]);
+    expect(send(1)).toBe(1);
+    expect(got.toString('latin1', 0, k.recv(a2, got))).toBe('HELLO');
+  });
+
+  it('rejects bad arguments, at binding and at each call, with Node-shaped errors', () => {
+    const prefetch = new Uint8Array(16);
+    const buffer = Buffer.alloc(64);
+    expect(() => k.epollWaitRecvBind(new Int32Array(3), prefetch, buffer)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+    expect(() => k.epollWaitRecvBind(new Float64Array(8) as never, prefetch, buffer)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    expect(() => k.sendBatchBind(new Int32Array(4), 'x' as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    const wait = k.epollWaitRecvBind(new Int32Array(8), prefetch, buffer);
+    const epfd = track(k.epollCreate1());
+    expect(() => wait(epfd, 0, 0)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+    expect(() => wait('3' as never, 0, 64)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    expect(wait(epfd, 0, 64)).toBe(0);
+  });
+
+  it('keeps its arrays alive: the caller may drop them and collect garbage (child process with --expose-gc)', () => {
+    const script = `
+      const k = require(process.env.EPOLLKIT);
+      const [a, b] = k.socketpair(k.AF_UNIX, k.SOCK_STREAM | k.SOCK_NONBLOCK);
+      const epfd = k.epollCreate1();
+      k.epollCtl(epfd, k.EPOLL_CTL_ADD, a, k.EPOLLIN);
+      let wait = k.epollWaitRecvBind(new Int32Array(8), new Uint8Array(64).fill(1), Buffer.alloc(4096));
+      let send = k.sendBatchBind(new Int32Array([b, 0, 3, -1]), Buffer.from('abc'));
+      for (let i = 0; i < 5; i++) { globalThis.gc(); new Array(1e5).fill({}); }
+      for (let i = 0; i < 100; i++) {
+        send.list[3] = -1; // the result of the last send is written over 'after'
+        if (send(1) !== 1 || send.list[3] !== 3 || wait(epfd, 1000, 64) !== 1) throw new Error('round ' + i);
+        if (wait.buffer.toString('latin1', wait.events[3], wait.events[3] + wait.events[2]) !== 'abc') throw new Error('bytes ' + i);
+        globalThis.gc();
+      }
+      console.log('ok');
+    `;
+    const child = runNode(script, ['--expose-gc']);
+    expect(child.stderr).toBe('');
+    expect(child.stdout.trim()).toBe('ok');
   });
 });

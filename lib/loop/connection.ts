@@ -26,6 +26,8 @@
  *   sends without reading cannot grow the server's memory; below half of it, reading resumes.
  * @module
  */
+// Node's global Buffer is an accessor (a call per use in hot code); the module's binding is a plain load.
+import { Buffer } from 'node:buffer';
 import { errnoError, errno, misuse } from '../errors';
 import * as sys from '../sys/socket';
 import type { EventLoop, Registration, Timer } from './event-loop';

@@ -3,6 +3,8 @@
  * event maps back to its key with one array lookup; one epollWait fills a whole batch.
  * @module
  */
+// Node's global Buffer is an accessor (a call per use in hot code); the module's binding is a plain load.
+import { Buffer } from 'node:buffer';
 import { errnoError, errno } from '../errors';
 import * as sys from '../sys/epoll';
 import { close } from '../sys/socket';
@@ -67,6 +69,8 @@ export class EpollSelector<T = unknown> extends BaseSelector<T> {
   #readAhead: Uint8Array | undefined;
   #readAheadCount = 0;
   #received: Buffer | undefined;
+  /** epollWaitRecv bound to #events, #readAhead and #received; made again when #readAhead grows. */
+  #waitRecv: ((epfd: number, timeoutMs: number, slot: number) => number) | undefined;
   /** The chunk views of the last wait, by event index, reused when offset and length match again. */
   readonly #views: (Buffer | undefined)[] = [];
 
@@ -138,6 +142,7 @@ export class EpollSelector<T = unknown> extends BaseSelector<T> {
       if (mask) grown.set(mask);
       mask = this.#readAhead = grown;
       this.#received ??= Buffer.allocUnsafe(READ_AHEAD_BUFFER);
+      this.#waitRecv = sys.epollWaitRecvBind(this.#events, mask, this.#received);
     }
     const was = mask[fd];
     mask[fd] = on ? 1 : 0;
@@ -159,7 +164,7 @@ export class EpollSelector<T = unknown> extends BaseSelector<T> {
     const events = this.#events;
     const readAhead = this.#readAheadCount > 0;
     const n = readAhead
-      ? sys.epollWaitRecv(this.fd, events, timeoutMs, this.#readAhead!, this.#received!, READ_AHEAD_SIZE)
+      ? this.#waitRecv!(this.fd, timeoutMs, READ_AHEAD_SIZE)
       : sys.epollWait(this.fd, this.#pairs, timeoutMs);
     if (n < 0) {
       if (n === -errno.EINTR) return;

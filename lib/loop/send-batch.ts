@@ -10,6 +10,9 @@
  * @module
  */
 
+// Node's global Buffer is an accessor (a call per use in hot code); the module's binding is a plain load.
+import { Buffer } from 'node:buffer';
+
 /** What a {@link SendBatch} reports to: a connection. */
 export interface BatchWriter {
   readonly fd: number;
@@ -33,15 +36,18 @@ export class SendBatch {
   open = false;
   /** Writes that joined their writer's entry just before (one send for both), since the start: a statistic. */
   coalesced = 0;
-  readonly #send: (list: Int32Array, count: number, buffer: Uint8Array) => number;
+  readonly #bind: (list: Int32Array, buffer: Buffer) => (count: number) => number;
+  /** The send bound to #list and #buffer (sendBatchBind), made again when the buffer grows. */
+  #send: ((count: number) => number) | undefined;
   #buffer: Buffer | undefined;
   readonly #list = new Int32Array(4 * MAX_ENTRIES);
   readonly #writers: (BatchWriter | undefined)[] = [];
   #count = 0;
   #used = 0;
 
-  constructor(send: (list: Int32Array, count: number, buffer: Uint8Array) => number) {
-    this.#send = send;
+  /** `bind(list, buffer)` gives the function that sends the first `count` entries (sys.sendBatchBind). */
+  constructor(bind: (list: Int32Array, buffer: Buffer) => (count: number) => number) {
+    this.#bind = bind;
   }
 
   /** Entries waiting to be sent. */
@@ -97,7 +103,7 @@ export class SendBatch {
     const list = this.#list;
     const buffer = this.#buffer!;
     const open = this.open;
-    this.#send(list, count, buffer);
+    this.#send!(count);
     this.#count = 0;
     this.#used = 0;
     this.open = false;
@@ -127,6 +133,7 @@ export class SendBatch {
     while (size < bytes) size *= 2;
     const grown = Buffer.allocUnsafe(Math.min(size, BUFFER_SIZE));
     if (buffer !== undefined) buffer.copy(grown, 0, 0, this.#used);
+    this.#send = this.#bind(this.#list, grown);
     return (this.#buffer = grown);
   }
 

@@ -60,6 +60,20 @@ export const epollWaitRecv: (
   slot: number,
 ) => number = native.epollWaitRecv;
 
+/**
+ * {@link epollWaitRecv} with its three arrays fixed: the returned function takes `(epfd, timeoutMs, slot)`.
+ * For a loop that waits every round: it skips reading three array arguments per call (most of the call's
+ * own cost) and keeps the arrays alive itself. Never transfer (detach) a bound array's buffer.
+ * @example
+ * const wait = epollWaitRecvBind(events, prefetch, buffer);
+ * const n = wait(epfd, -1, 65536);
+ */
+export const epollWaitRecvBind: (
+  events: Int32Array,
+  prefetch: Uint8Array,
+  buffer: Uint8Array,
+) => (epfd: number, timeoutMs: number, slot: number) => number = native.epollWaitRecvBind;
+
 /** The result of an event {@link epollWaitRecv} did not read (INT32_MIN: no errno or count is that). */
 export const EPOLL_NOT_READ = constant('EPOLL_NOT_READ');
 export const EPOLL_CLOEXEC = constant('EPOLL_CLOEXEC');

@@ -120,6 +120,15 @@ export const writev: (fd: number, buffers: readonly Uint8Array[]) => number = na
 export const sendBatch: (list: Int32Array, count: number, buffer: Uint8Array) => number = native.sendBatch;
 
 /**
+ * {@link sendBatch} with `list` and `buffer` fixed: the returned function takes `count`. For a loop that
+ * flushes every round (see {@link epollWaitRecvBind}). Never transfer (detach) a bound array's buffer.
+ * @example
+ * const send = sendBatchBind(list, buffer);
+ * send(count);
+ */
+export const sendBatchBind: (list: Int32Array, buffer: Uint8Array) => (count: number) => number = native.sendBatchBind;
+
+/**
  * Copies `count` bytes of file `inFd` from `offset` to socket `outFd` in the kernel. The file position is
  * not moved. Count (maybe short; advance `offset` yourself) or `-errno`.
  * @example

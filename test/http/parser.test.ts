@@ -1,7 +1,9 @@
 // The request parser's header fields (slots for the fields a server acts on, a Map for the rest) and its
 // reuse of the previous request's strings on a keep-alive connection, which must never hand back a stale
 // value: same length, different bytes is the case that matters.
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { fuzzRuns } from '../helpers/fuzz';
 import { RequestParser, type RequestHead } from '../../lib/protocols/http/parser';
 
 function parseAll(text: string, parser = new RequestParser()): RequestHead[] {
@@ -72,5 +74,68 @@ describe('strings reused across the requests of a connection', () => {
       expect(head.headers.get('x-long')).toBe('y'.repeat(200 + round));
       expect(head.headers.size).toBe(92);
     }
+  });
+});
+
+describe('a repeated value is taken only for the same bytes ending the field', () => {
+  const snapshot = (h: RequestHead) => ({ method: h.method, target: h.target, minor: h.minor, bodyLength: h.bodyLength, headers: [...h.headers] });
+
+  it('near misses of the previous value (longer, shorter, trailing blanks, other bytes) read as themselves', () => {
+    const parser = new RequestParser({ reuseHead: true });
+    const seen = ['a.example', 'a.example  ', 'a.examplex', 'a.exampl', '', 'b.example', 'a.example\t', 'a.example'].map((host) => {
+      const [head] = parseAll(`GET /index.html HTTP/1.1\r\nHost: ${host}\r\nAccept: */*\r\n\r\n`, parser);
+      return head.headers.host;
+    });
+    expect(seen).toEqual(['a.example', 'a.example', 'a.examplex', 'a.exampl', '', 'b.example', 'a.example', 'a.example']);
+    // The same holds for the target, which a space ends.
+    const targets = ['/index.html', '/index.htmlx', '/index.htm', '/index.html?q', '/index.html'].map(
+      (t) => parseAll(`GET ${t} HTTP/1.1\r\nHost: x\r\n\r\n`, parser)[0].target,
+    );
+    expect(targets).toEqual(['/index.html', '/index.htmlx', '/index.htm', '/index.html?q', '/index.html']);
+    // A control byte right after the old value is still refused, and so is a head cut short after it.
+    expect(() => parseAll('GET /index.html HTTP/1.1\r\nHost: a.example\x01\r\n\r\n', parser)).toThrow(expect.objectContaining({ status: 400 }));
+    const cut = new RequestParser({ reuseHead: true });
+    parseAll('GET /index.html HTTP/1.1\r\nHost: a.example\r\n\r\n', cut);
+    cut.feed(Buffer.from('GET /index.html HTTP/1.1\r\nHost: a.example', 'latin1'));
+    expect(cut.next()).toBeNull();
+    cut.feed(Buffer.from('\r\n\r\n', 'latin1'));
+    expect(cut.next()?.headers.host).toBe('a.example');
+  });
+
+  it('reuseHead: one object, filled anew; no field of an earlier request is left behind', () => {
+    const parser = new RequestParser({ reuseHead: true });
+    const [a, b] = parseAll('GET /a HTTP/1.1\r\nHost: x\r\nRange: bytes=0-1\r\nX-Y: 1\r\n\r\nHEAD /b HTTP/1.0\r\n\r\n', parser);
+    expect(a).toBe(b);
+    expect(snapshot(b)).toEqual({ method: 'HEAD', target: '/b', minor: 0, bodyLength: 0, headers: [] });
+    expect(new RequestParser().next()).toBeNull();
+  });
+
+  it('a long-lived parser reading request after request agrees with a fresh parser for each (fast-check)', () => {
+    const value = fc.constantFrom('a.example', 'b.example', 'a.example ', 'a.examplex', 'a.exampl', '', ' a.example', 'a.ex\tample', '\xe9\xe9', 'close', 'keep-alive');
+    const name = fc.constantFrom('Host', 'host', 'Connection', 'User-Agent', 'Accept', 'X-A', 'X-B', 'Range', 'If-None-Match');
+    const request = fc
+      .tuple(
+        fc.constantFrom('GET', 'HEAD', 'POST'),
+        fc.constantFrom('/index.html', '/indeX.html', '/index.htm', '/index.html?x', '/', '/\xe9'),
+        fc.constantFrom('1.1', '1.0'),
+        fc.array(fc.tuple(name, value), { maxLength: 5 }),
+      )
+      .map(([m, t, v, fields]) => `${m} ${t} HTTP/${v}\r\nHost: h\r\n${fields.map(([n, x]) => `${n}: ${x}\r\n`).join('')}\r\n`);
+    const read = (requests: string[], parserFor: () => RequestParser) => {
+      const out: unknown[] = [];
+      try {
+        for (const r of requests) out.push(...parseAll(r, parserFor()).map(snapshot));
+      } catch (error) {
+        out.push((error as { status: number }).status);
+      }
+      return out;
+    };
+    fc.assert(
+      fc.property(fc.array(request, { minLength: 1, maxLength: 8 }), (requests) => {
+        const longLived = new RequestParser({ reuseHead: true });
+        expect(read(requests, () => longLived)).toEqual(read(requests, () => new RequestParser()));
+      }),
+      fuzzRuns(300),
+    );
   });
 });

@@ -34,6 +34,22 @@ describe.each(backends)('$name loop', (backend) => {
     expect(loop.alive).toBe(false);
   });
 
+  it('a timer that falls due while a round runs fires in the next round, without waiting for I/O', () => {
+    const loop = make();
+    const order: string[] = [];
+    loop.setTimeout(() => {
+      order.push('first');
+      loop.setTimeout(() => order.push('second'), 0);
+      const until = performance.now() + 3;
+      while (performance.now() < until); // the round outlasts the time it started at
+    }, 0);
+    const t0 = performance.now();
+    loop.runOnce(5000);
+    loop.runOnce(5000);
+    expect(order).toEqual(['first', 'second']);
+    expect(performance.now() - t0).toBeLessThan(2500); // not the 5 s timeout: the due timer made it 0
+  });
+
   it('repeats intervals until cleared, and stop() from a timer ends run()', () => {
     const loop = make();
     let ticks = 0;

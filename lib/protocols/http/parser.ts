@@ -6,6 +6,9 @@
  * @module
  */
 
+// Node's global Buffer is an accessor (a call per use in hot code); the module's binding is a plain load.
+import { Buffer } from 'node:buffer';
+
 export const MAX_REQUEST_LINE = 8 * 1024;
 export const MAX_HEADER_BYTES = 16 * 1024;
 export const MAX_HEADER_FIELDS = 100;
@@ -60,20 +63,29 @@ export class RequestHeaders implements Iterable<[string, string]> {
 
   /** Adds a field (lower-case name); a repeated one is joined to the earlier value with ", ". */
   add(name: string, value: string): void {
-    const prior = this.get(name);
-    const v = prior === undefined ? value : `${prior}, ${value}`;
+    // One switch that reads and writes the slot: the parser calls this for every field.
     switch (name) {
-      case 'host': this.host = v; break;
-      case 'connection': this.connection = v; break;
-      case 'content-length': this.contentLength = v; break;
-      case 'transfer-encoding': this.transferEncoding = v; break;
-      case 'expect': this.expect = v; break;
-      case 'range': this.range = v; break;
-      case 'if-range': this.ifRange = v; break;
-      case 'if-none-match': this.ifNoneMatch = v; break;
-      case 'if-modified-since': this.ifModifiedSince = v; break;
-      default: (this.#other ??= new Map()).set(name, v);
+      case 'host': this.host = joined(this.host, value); break;
+      case 'connection': this.connection = joined(this.connection, value); break;
+      case 'content-length': this.contentLength = joined(this.contentLength, value); break;
+      case 'transfer-encoding': this.transferEncoding = joined(this.transferEncoding, value); break;
+      case 'expect': this.expect = joined(this.expect, value); break;
+      case 'range': this.range = joined(this.range, value); break;
+      case 'if-range': this.ifRange = joined(this.ifRange, value); break;
+      case 'if-none-match': this.ifNoneMatch = joined(this.ifNoneMatch, value); break;
+      case 'if-modified-since': this.ifModifiedSince = joined(this.ifModifiedSince, value); break;
+      default: {
+        const other = (this.#other ??= new Map());
+        other.set(name, joined(other.get(name), value));
+      }
     }
+  }
+
+  /** Forgets every field (a parser that reuses its head clears it for the next request). */
+  clear(): void {
+    this.host = this.connection = this.contentLength = this.transferEncoding = this.expect = undefined;
+    this.range = this.ifRange = this.ifNoneMatch = this.ifModifiedSince = undefined;
+    this.#other = undefined;
   }
 
   get size(): number {
@@ -93,6 +105,8 @@ export class RequestHeaders implements Iterable<[string, string]> {
     return this.entries();
   }
 }
+
+const joined = (prior: string | undefined, value: string): string => (prior === undefined ? value : `${prior}, ${value}`);
 
 const SLOTTED = ['host', 'connection', 'content-length', 'transfer-encoding', 'expect', 'range', 'if-range', 'if-none-match', 'if-modified-since'];
 
@@ -174,6 +188,17 @@ export class RequestParser {
   #recent: Map<string, string> | undefined = undefined;
   #recentTarget: string | undefined = undefined;
   #recentHost: string | undefined = undefined;
+  /** With `reuseHead`, the one head every `next()` fills. */
+  readonly #head: RequestHead | undefined;
+
+  /**
+   * `reuseHead`: `next()` returns the same {@link RequestHead} each time, filled anew — no allocation per
+   * request, for a caller that is done with a head before it asks for the next (a server answering in
+   * order). Without it every head is a new object.
+   */
+  constructor(options: { reuseHead?: boolean } = {}) {
+    this.#head = options.reuseHead ? { method: '', target: '', minor: 1, headers: new RequestHeaders(), bodyLength: 0 } : undefined;
+  }
 
   /**
    * Takes bytes. The common case — nothing pending — parses straight from the caller's chunk without a
@@ -235,8 +260,13 @@ export class RequestParser {
     const methodEnd = p;
     if (methodEnd === start || buf[p] !== 32) return this.#malformed(start, 'malformed request line');
     const targetStart = ++p;
-    while (buf[p] > 32 && buf[p] !== 127) p++;
-    if (p === targetStart || buf[p] !== 32) return this.#malformed(start, 'malformed request line');
+    // The previous request's target again (a keep-alive client often repeats it): one comparison, no scan.
+    let target = this.#repeated(this.#recentTarget, buf, p, 32);
+    if (target !== undefined) p += target.length;
+    else {
+      while (buf[p] > 32 && buf[p] !== 127) p++;
+      if (p === targetStart || buf[p] !== 32) return this.#malformed(start, 'malformed request line');
+    }
     const targetEnd = p++;
     const isVersion =
       buf[p] === 72 && buf[p + 1] === 84 && buf[p + 2] === 84 && buf[p + 3] === 80 && buf[p + 4] === 47 &&
@@ -246,7 +276,9 @@ export class RequestParser {
     if (lineEnd - start > MAX_REQUEST_LINE) throw new HttpError(414, 'request line too long');
     const minor = buf[p + 7] - 48;
 
-    const headers = new RequestHeaders();
+    const head = this.#head;
+    const headers = head === undefined ? new RequestHeaders() : head.headers;
+    if (head !== undefined) headers.clear();
     let fields = 0;
     let a = lineEnd + 2;
     while (!(buf[a] === 13 && buf[a + 1] === 10)) {
@@ -255,17 +287,25 @@ export class RequestParser {
       let q = a;
       while (TCHAR[buf[q]] === 1) q++;
       if (q === a || buf[q] !== 58) return this.#malformed(start, 'malformed header field');
-      const colon = q++;
+      const key = fieldName(buf, a, q++);
       while (buf[q] === 32 || buf[q] === 9) q++;
       const valueStart = q;
-      while (FIELD_BYTE[buf[q]] === 1) q++;
+      // The value this field had in the previous request, byte for byte and followed by CRLF: those bytes
+      // were checked when that string was made. A keep-alive client repeats most of its fields.
+      let value = this.#repeated(key === 'host' ? this.#recentHost : this.#recent?.get(key), buf, q, 13);
+      if (value !== undefined) q += value.length;
+      else {
+        while (FIELD_BYTE[buf[q]] === 1) q++;
+      }
       if (buf[q] !== 13 || buf[q + 1] !== 10) return this.#malformed(start, 'malformed header value');
       if (++fields > MAX_HEADER_FIELDS) return this.#tooLarge(start, 'too many header fields');
       if (q - lineEnd > MAX_HEADER_BYTES) return this.#tooLarge(start, 'header section too large');
-      let valueEnd = q;
-      while (valueEnd > valueStart && (buf[valueEnd - 1] === 32 || buf[valueEnd - 1] === 9)) valueEnd--;
-      const key = fieldName(buf, a, colon);
-      headers.add(key, this.#string(key, buf, valueStart, valueEnd));
+      if (value === undefined) {
+        let valueEnd = q;
+        while (valueEnd > valueStart && (buf[valueEnd - 1] === 32 || buf[valueEnd - 1] === 9)) valueEnd--;
+        value = this.#string(key, buf, valueStart, valueEnd);
+      }
+      headers.add(key, value);
       a = q + 2;
     }
     this.#pos = this.#scanned = a + 2;
@@ -282,9 +322,24 @@ export class RequestParser {
       if (!/^\d{1,15}$/.test(cl)) throw new HttpError(400, 'bad Content-Length');
       bodyLength = Number(cl);
     }
-    const request: RequestHead = { method, target: this.#string(TARGET, buf, targetStart, targetEnd), minor, headers, bodyLength };
+    target ??= this.#string(TARGET, buf, targetStart, targetEnd);
     this.#discardBody(bodyLength);
-    return request;
+    if (head === undefined) return { method, target, minor, headers, bodyLength };
+    head.method = method;
+    head.target = target;
+    head.minor = minor;
+    head.bodyLength = bodyLength;
+    return head;
+  }
+
+  /**
+   * `recent` when `buf` holds exactly its bytes from `a` on, followed by the byte `end`; else undefined.
+   * Strings kept as recent are one-byte (latin1) strings of bytes the grammar allowed.
+   */
+  #repeated(recent: string | undefined, buf: Buffer, a: number, end: number): string | undefined {
+    if (recent === undefined || buf[a + recent.length] !== end) return undefined;
+    for (let i = 0; i < recent.length; i++) if (recent.charCodeAt(i) !== buf[a + i]) return undefined;
+    return recent;
   }
 
   /**

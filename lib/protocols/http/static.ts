@@ -12,6 +12,8 @@
  * encoded slashes and backslashes, NUL, invalid or overlong UTF-8, and symlinks resolving outside the root.
  * @module
  */
+// Node's global Buffer is an accessor (a call per use in hot code); the module's binding is a plain load.
+import { Buffer } from 'node:buffer';
 import { closeSync, fstatSync, openSync, realpathSync, statSync, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import type { Protocol, Session, Transport } from '../protocol';
@@ -192,7 +194,7 @@ export function httpStatic(options: HttpStaticOptions): Protocol {
    */
   class HttpSession implements Session {
     readonly #transport: Transport;
-    readonly #parser = new RequestParser();
+    readonly #parser = new RequestParser({ reuseHead: true });
     #done = false;
     #timing = false; // the header timer is armed
     #peerEnded = false;
