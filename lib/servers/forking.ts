@@ -4,7 +4,7 @@
  * child never returns to Node's loop — it serves its connection synchronously and leaves through _exit(2).
  * @module
  */
-import { EpollkitError, errnoError, misuse } from '../errors';
+import { EpollkitError, errnoError } from '../errors';
 import { EventLoop } from '../loop/event-loop';
 import { Listener } from '../loop/listener';
 import * as proc from '../sys/process';
@@ -62,20 +62,6 @@ export interface ForkingStats {
 interface Child {
   deadline: number;
   killed: boolean;
-}
-
-/**
- * Throws unless fork() can work in this process (checked early, at construction, rather than at the first client).
- * @internal
- */
-export function assertForkable(model: string): void {
-  if (!process.execArgv.includes('--single-threaded')) {
-    misuse(
-      'ERR_EPOLLKIT_FORK_NOT_SINGLE_THREADED',
-      `${model} forks, which needs node started with --single-threaded on its command line ` +
-        '(`node --single-threaded app.js`; NODE_OPTIONS cannot carry it)',
-    );
-  }
 }
 
 /**
@@ -150,7 +136,7 @@ export class ForkingServer {
   #killTimer: NodeJS.Timeout | undefined;
 
   constructor(options: ForkingServerOptions) {
-    assertForkable('ForkingServer');
+    proc.assertForkable('ForkingServer');
     this.#options = options;
     this.#maxChildren = Math.max(1, options.maxChildren ?? 64);
     this.#childTimeoutMs = options.childTimeoutMs ?? 5 * 60_000;

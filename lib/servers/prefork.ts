@@ -13,7 +13,7 @@ import { Interest, type Trigger } from '../loop/selector';
 import * as proc from '../sys/process';
 import { reapOne, watchChildren } from './reaper';
 import * as sys from '../sys/socket';
-import { assertForkable, childLog } from './forking';
+import { childLog } from './forking';
 import { ReactorServer, type ServerOptions } from './reactor';
 
 /** Options of {@link PreforkServer}. */
@@ -139,7 +139,7 @@ export class PreforkServer {
   #killTimer: NodeJS.Timeout | undefined;
 
   constructor(options: PreforkServerOptions) {
-    assertForkable('PreforkServer');
+    proc.assertForkable('PreforkServer');
     this.#options = options;
     this.balance = options.balance ?? 'exclusive';
     if (this.balance !== 'exclusive' && this.balance !== 'reuseport') {

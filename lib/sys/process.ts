@@ -63,23 +63,28 @@ function workersBeforeLoad(): boolean {
  * }
  */
 export function fork(watch?: number): number {
-  assertForkable('fork');
+  assertForkable('fork()');
   return native.fork(watch);
 }
 
-// The rules fork() and acceptFork() enforce before each call (fork-safety.md, A and B).
-function assertForkable(name: string): void {
+/**
+ * Throws unless a fork can work in this process now — the rules {@link fork} and {@link acceptFork} enforce
+ * before each call (fork-safety.md, A and B), and that a forking server checks at construction rather than
+ * at its first client. `who` names the caller in the message (`'fork()'`, `'ForkingServer'`).
+ * @internal
+ */
+export function assertForkable(who: string): void {
   if (!process.execArgv.includes('--single-threaded')) {
     misuse(
       'ERR_EPOLLKIT_FORK_NOT_SINGLE_THREADED',
-      `${name}() needs node started with --single-threaded on its command line (\`node --single-threaded app.js\`; ` +
+      `${who} needs node started with --single-threaded on its command line (\`node --single-threaded app.js\`; ` +
         'NODE_OPTIONS cannot carry it): with V8 helper threads about half of forked children deadlock',
     );
   }
   if (!isMainThread || liveWorkers > 0 || workersBeforeLoad()) {
     misuse(
       'ERR_EPOLLKIT_FORK_WORKERS',
-      `${name}() cannot run while worker threads exist (or from one): the child would inherit their locks ` +
+      `${who} cannot fork while worker threads exist (or from one): the child would inherit their locks ` +
         'without their threads. Fork before starting workers, or use a thread model instead',
     );
   }
@@ -107,7 +112,7 @@ function assertForkable(name: string): void {
  * for (let i = 0; i < n; i++) track(out[2 + i]);
  */
 export function acceptFork(listenFd: number, watch: number, out: Int32Array, max: number, noDelay = false): number {
-  assertForkable('acceptFork');
+  assertForkable('acceptFork()');
   return native.acceptFork(listenFd, watch, out, max, noDelay ? 1 : 0);
 }
 
