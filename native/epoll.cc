@@ -56,9 +56,7 @@ Napi::Value EpollCtl(const Napi::CallbackInfo& info) {
   ev.data.u64 = static_cast<uint32_t>(token);
   Count(kEpollCtl);
   if (epoll_ctl(epfd, op, fd, &ev) < 0) {
-    ErrorExtra extra;
-    extra.fd = fd;
-    return ThrowErrno(env, errno, "epoll_ctl", extra);
+    return ThrowErrno(env, errno, "epoll_ctl", fd);
   }
   return env.Undefined();
 }

@@ -17,6 +17,12 @@ struct ErrorExtra {
 // Sets a pending JS exception for errno `err` raised by `syscall`. Always returns undefined so that
 // callers can write `return ThrowErrno(...)`.
 Napi::Value ThrowErrno(Napi::Env env, int err, const char* syscall, const ErrorExtra& extra = {});
+// The same for an error about one fd (the `fd` property of the error).
+inline Napi::Value ThrowErrno(Napi::Env env, int err, const char* syscall, int fd) {
+  ErrorExtra extra;
+  extra.fd = fd;
+  return ThrowErrno(env, err, syscall, extra);
+}
 // Misuse of the API (a closed handle, an fd beyond FD_SETSIZE, ...): Error (or RangeError) with `code`.
 Napi::Value ThrowMisuse(Napi::Env env, const char* code, const std::string& message, bool range = false);
 // A wrong argument type: TypeError with code ERR_INVALID_ARG_TYPE.

@@ -406,16 +406,32 @@ enum class ReadMode { kSome, kFull };
 
 // Blocking reads for a forked child. The fd's O_NONBLOCK flag belongs to an open file description it
 // shares with the parent, so it is never changed: EAGAIN is answered with poll(2) until the deadline.
-template <ReadMode kMode>
-Napi::Value ReadBlocking(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
+// (fd, buffer, offset?, length?, timeoutMs?): the arguments of readSome, readFull and writeAll. False
+// once an error is pending.
+struct BlockingArgs {
   int32_t fd;
   uint8_t* data;
   size_t len;
-  double timeout = -1;
-  if (!ArgFd(info, 0, "fd", &fd) || !ArgBytes(info, 1, "buffer", &data, &len)) return env.Undefined();
-  if (!info[4].IsUndefined() && !ArgDouble(info, 4, "timeoutMs", &timeout)) return env.Undefined();
-  double deadline = timeout < 0 ? 1e300 : NowMs() + timeout;
+  double timeout = -1;  // negative: none
+  double deadline;      // NowMs() at which the timeout runs out
+};
+
+bool ArgBlocking(const Napi::CallbackInfo& info, BlockingArgs* a) {
+  if (!ArgFd(info, 0, "fd", &a->fd) || !ArgBytes(info, 1, "buffer", &a->data, &a->len)) return false;
+  if (!info[4].IsUndefined() && !ArgDouble(info, 4, "timeoutMs", &a->timeout)) return false;
+  a->deadline = a->timeout < 0 ? 1e300 : NowMs() + a->timeout;
+  return true;
+}
+
+template <ReadMode kMode>
+Napi::Value ReadBlocking(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  BlockingArgs a;
+  if (!ArgBlocking(info, &a)) return env.Undefined();
+  const int32_t fd = a.fd;
+  uint8_t* const data = a.data;
+  const size_t len = a.len;
+  const double timeout = a.timeout, deadline = a.deadline;
   size_t done = 0;
   const char* syscall = kMode == ReadMode::kFull ? "readFull" : "readSome";
   // With a deadline, never block in read(2) itself, whatever O_NONBLOCK says (a blocking fd would
@@ -431,14 +447,10 @@ Napi::Value ReadBlocking(const Napi::CallbackInfo& info) {
     } else if (errno == EAGAIN) {
       int err = WaitFor(fd, POLLIN, deadline);
       if (err != 0) {
-        ErrorExtra extra;
-        extra.fd = fd;
-        return ThrowErrno(env, err, syscall, extra);
+        return ThrowErrno(env, err, syscall, fd);
       }
     } else if (errno != EINTR) {
-      ErrorExtra extra;
-      extra.fd = fd;
-      return ThrowErrno(env, errno, syscall, extra);
+      return ThrowErrno(env, errno, syscall, fd);
     }
   }
   return Napi::Number::New(env, static_cast<double>(done));
@@ -448,13 +460,12 @@ Napi::Value ReadBlocking(const Napi::CallbackInfo& info) {
 // Sockets are written with MSG_NOSIGNAL; pipes and files with write(2).
 Napi::Value WriteAll(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int32_t fd;
-  uint8_t* data;
-  size_t len;
-  double timeout = -1;
-  if (!ArgFd(info, 0, "fd", &fd) || !ArgBytes(info, 1, "buffer", &data, &len)) return env.Undefined();
-  if (!info[4].IsUndefined() && !ArgDouble(info, 4, "timeoutMs", &timeout)) return env.Undefined();
-  double deadline = timeout < 0 ? 1e300 : NowMs() + timeout;
+  BlockingArgs a;
+  if (!ArgBlocking(info, &a)) return env.Undefined();
+  const int32_t fd = a.fd;
+  const uint8_t* const data = a.data;
+  const size_t len = a.len;
+  const double timeout = a.timeout, deadline = a.deadline;
   size_t done = 0;
   bool is_socket = true;
   // With a deadline on a blocking fd, send(2)/write(2) must not block either: MSG_DONTWAIT on sockets;
@@ -472,14 +483,10 @@ Napi::Value WriteAll(const Napi::CallbackInfo& info) {
     } else if (errno == EAGAIN) {
       int err = WaitFor(fd, POLLOUT, deadline);
       if (err != 0) {
-        ErrorExtra extra;
-        extra.fd = fd;
-        return ThrowErrno(env, err, "writeAll", extra);
+        return ThrowErrno(env, err, "writeAll", fd);
       }
     } else if (errno != EINTR) {
-      ErrorExtra extra;
-      extra.fd = fd;
-      return ThrowErrno(env, errno, "writeAll", extra);
+      return ThrowErrno(env, errno, "writeAll", fd);
     }
   }
   return Napi::Number::New(env, static_cast<double>(done));

@@ -100,8 +100,11 @@ Napi::Value Accept4(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, cfd);
 }
 
-// recv(fd, buf, offset?, length?, flags?) -> bytes (0 at EOF) or -errno.
-Napi::Value Recv(const Napi::CallbackInfo& info) {
+// recv(fd, buf, offset?, length?, flags?) -> bytes (0 at EOF) or -errno; send(...) the same -> bytes written
+// (maybe fewer than asked) or -errno. The node-addon-api form, which throws the usual errors: RecvSendFast
+// below falls back to it for any argument it does not take.
+template <bool kIsSend>
+Napi::Value RecvSend(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int32_t fd, flags;
   uint8_t* data;
@@ -110,32 +113,13 @@ Napi::Value Recv(const Napi::CallbackInfo& info) {
       !ArgIntOr(info, 4, "flags", 0, &flags)) {
     return env.Undefined();
   }
-  Count(kRecv);
-  ssize_t n = recv(fd, data, len, flags);
+  Count(kIsSend ? kSend : kRecv);
+  ssize_t n = kIsSend ? send(fd, data, len, flags | MSG_NOSIGNAL) : recv(fd, data, len, flags);
   if (n < 0) return NegErrno(env, errno);
-  Count(kRecvBytes, static_cast<double>(n));
+  Count(kIsSend ? kSendBytes : kRecvBytes, static_cast<double>(n));
   return Napi::Number::New(env, static_cast<double>(n));
 }
 
-// send(fd, buf, offset?, length?, flags?) -> bytes written (maybe fewer than asked) or -errno.
-Napi::Value Send(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  int32_t fd, flags;
-  uint8_t* data;
-  size_t len;
-  if (!ArgFd(info, 0, "fd", &fd) || !ArgBytes(info, 1, "buffer", &data, &len) ||
-      !ArgIntOr(info, 4, "flags", 0, &flags)) {
-    return env.Undefined();
-  }
-  Count(kSend);
-  ssize_t n = send(fd, data, len, flags | MSG_NOSIGNAL);
-  if (n < 0) return NegErrno(env, errno);
-  Count(kSendBytes, static_cast<double>(n));
-  return Napi::Number::New(env, static_cast<double>(n));
-}
-
-// The hot-path entries: raw N-API callbacks that read their arguments with one call each and fall back to
-// Recv/Send above (same validation, same errors) for anything the fast readers do not accept.
 template <bool kIsSend>
 napi_value RecvSendFast(napi_env env, napi_callback_info cbinfo) {
   size_t argc = 5;
@@ -147,7 +131,7 @@ napi_value RecvSendFast(napi_env env, napi_callback_info cbinfo) {
   if (argc < 1 || !FastInt(env, argv[0], &fd) || fd < 0 || !FastBytes(env, argc, argv, 1, &data, &len) ||
       !FastIntOr(env, argc, argv, 4, 0, &flags)) {
     Napi::CallbackInfo info(env, cbinfo);
-    return kIsSend ? Send(info) : Recv(info);
+    return RecvSend<kIsSend>(info);
   }
   Count(kIsSend ? kSend : kRecv);
   ssize_t n = kIsSend ? send(fd, data, len, flags | MSG_NOSIGNAL) : recv(fd, data, len, flags);
@@ -358,9 +342,7 @@ Napi::Value Shutdown(const Napi::CallbackInfo& info) {
   int32_t fd, how;
   if (!ArgFd(info, 0, "fd", &fd) || !ArgIntOr(info, 1, "how", SHUT_WR, &how)) return info.Env().Undefined();
   if (shutdown(fd, how) < 0) {
-    ErrorExtra extra;
-    extra.fd = fd;
-    return ThrowErrno(info.Env(), errno, "shutdown", extra);
+    return ThrowErrno(info.Env(), errno, "shutdown", fd);
   }
   return info.Env().Undefined();
 }
@@ -371,9 +353,7 @@ Napi::Value Close(const Napi::CallbackInfo& info) {
   // On Linux the fd is released even when close returns EINTR (close(2), "Dealing with error
   // returns"): retrying could close an fd another thread just opened, so EINTR counts as success.
   if (close(fd) < 0 && errno != EINTR) {
-    ErrorExtra extra;
-    extra.fd = fd;
-    return ThrowErrno(info.Env(), errno, "close", extra);
+    return ThrowErrno(info.Env(), errno, "close", fd);
   }
   return info.Env().Undefined();
 }
@@ -396,9 +376,7 @@ Napi::Value Setsockopt(const Napi::CallbackInfo& info) {
     rc = setsockopt(fd, level, name, &value, sizeof(value));
   }
   if (rc < 0) {
-    ErrorExtra extra;
-    extra.fd = fd;
-    return ThrowErrno(env, errno, "setsockopt", extra);
+    return ThrowErrno(env, errno, "setsockopt", fd);
   }
   return env.Undefined();
 }
@@ -421,9 +399,7 @@ Napi::Value Getsockopt(const Napi::CallbackInfo& info) {
     rc = getsockopt(fd, level, name, &result, &len);
   }
   if (rc < 0) {
-    ErrorExtra extra;
-    extra.fd = fd;
-    return ThrowErrno(env, errno, "getsockopt", extra);
+    return ThrowErrno(env, errno, "getsockopt", fd);
   }
   return Napi::Number::New(env, result);
 }
@@ -437,9 +413,7 @@ Napi::Value GetName(const Napi::CallbackInfo& info) {
   int rc = kPeer ? getpeername(fd, reinterpret_cast<sockaddr*>(&ss), &len)
                  : getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
   if (rc < 0) {
-    ErrorExtra extra;
-    extra.fd = fd;
-    return ThrowErrno(info.Env(), errno, kPeer ? "getpeername" : "getsockname", extra);
+    return ThrowErrno(info.Env(), errno, kPeer ? "getpeername" : "getsockname", fd);
   }
   Napi::Object result = Napi::Object::New(info.Env());
   FormatAddress(reinterpret_cast<sockaddr*>(&ss), len, result);
@@ -464,9 +438,7 @@ Napi::Value GetNonBlocking(const Napi::CallbackInfo& info) {
   if (!ArgFd(info, 0, "fd", &fd)) return info.Env().Undefined();
   int flags = fcntl(fd, F_GETFL);
   if (flags < 0) {
-    ErrorExtra extra;
-    extra.fd = fd;
-    return ThrowErrno(info.Env(), errno, "fcntl", extra);
+    return ThrowErrno(info.Env(), errno, "fcntl", fd);
   }
   return Napi::Boolean::New(info.Env(), (flags & O_NONBLOCK) != 0);
 }
@@ -477,9 +449,7 @@ Napi::Value SetNonBlocking(const Napi::CallbackInfo& info) {
   bool on = info[1].IsUndefined() ? true : info[1].ToBoolean().Value();
   int flags = fcntl(fd, F_GETFL);
   if (flags < 0 || fcntl(fd, F_SETFL, on ? (flags | O_NONBLOCK) : (flags & ~O_NONBLOCK)) < 0) {
-    ErrorExtra extra;
-    extra.fd = fd;
-    return ThrowErrno(info.Env(), errno, "fcntl", extra);
+    return ThrowErrno(info.Env(), errno, "fcntl", fd);
   }
   return info.Env().Undefined();
 }

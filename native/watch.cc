@@ -93,9 +93,7 @@ Napi::Value WatchStart(const Napi::CallbackInfo& info) {
   int rc = uv_poll_init(loop, &w->poll, fd);
   if (rc < 0) {
     delete w;
-    ErrorExtra extra;
-    extra.fd = fd;
-    return ThrowErrno(env, -rc, "uv_poll_init", extra);
+    return ThrowErrno(env, -rc, "uv_poll_init", fd);
   }
   w->poll.data = w;
   AddonData* data = env.GetInstanceData<AddonData>();
@@ -107,9 +105,7 @@ Napi::Value WatchStart(const Napi::CallbackInfo& info) {
   rc = uv_poll_start(&w->poll, UV_READABLE, OnReadable);
   if (rc < 0) {
     StartClose(w);
-    ErrorExtra extra;
-    extra.fd = fd;
-    return ThrowErrno(env, -rc, "uv_poll_start", extra);
+    return ThrowErrno(env, -rc, "uv_poll_start", fd);
   }
   return Napi::Number::New(env, w->id);
 }

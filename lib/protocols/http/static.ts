@@ -194,7 +194,7 @@ export function httpStatic(options: HttpStaticOptions): Protocol {
    */
   class HttpSession implements Session {
     readonly #transport: Transport;
-    readonly #parser = new RequestParser({ reuseHead: true });
+    readonly #parser = new RequestParser();
     #done = false;
     #timing = false; // the header timer is armed
     #peerEnded = false;
