@@ -120,6 +120,8 @@ Napi::Value RecvSend(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(n));
 }
 
+// The hot-path entries: raw N-API callbacks that read their arguments with one call each and fall back to
+// RecvSend above (same validation, same errors) for anything the fast readers do not accept.
 template <bool kIsSend>
 napi_value RecvSendFast(napi_env env, napi_callback_info cbinfo) {
   size_t argc = 5;
