@@ -239,7 +239,8 @@ function measureRound(r: Running, row: HttpBenchRow, o: { seconds: number; conne
  * time) and the rounds are interleaved — round 1 of every server, then round 2, … — so that the ratios
  * between servers compare runs minutes apart at most: on this shared host the same server's figure drifts
  * by ±20% over a quarter of an hour, which consecutive rounds per server turned into ratios of 0.8 or 1.15
- * for the same code.
+ * for the same code. Every other round runs the servers in reverse order (A B C, C B A, …): over a pair of
+ * rounds each server's mean place in time is the same, so a steady drift does not favour the first ones.
  */
 async function measureFile(specs: HttpServerSpec[], root: string, file: string, bytes: number, o: Required<Omit<HttpBenchOptions, 'servers' | 'mode' | 'sizes'>>): Promise<HttpBenchRow[]> {
   const blank = (server: string): HttpBenchRow => ({ server, file, bytes, requestsPerSec: NaN, requestsPerCpuSec: NaN, cpuShare: NaN, p50Ms: NaN, p99Ms: NaN });
@@ -247,7 +248,8 @@ async function measureFile(specs: HttpServerSpec[], root: string, file: string, 
   try {
     for (const spec of specs) servers.push(await launch(spec, root, file, o));
     for (let round = 0; round < o.rounds; round++) {
-      for (const r of servers.filter((x) => !x.error)) {
+      const order = round % 2 === 0 ? servers : [...servers].reverse();
+      for (const r of order.filter((x) => !x.error)) {
         try {
           r.rounds.push(measureRound(r, blank(r.spec.name), o));
           o.log(`${r.spec.name} ${file} round ${round + 1}: ${Math.round(r.rounds[round].requestsPerSec)} req/s, ${Math.round(r.rounds[round].requestsPerCpuSec)} req/CPU-s`);
