@@ -13,16 +13,7 @@ if [[ -z "${npm_config_nodedir:-}" ]]; then
   [[ -f "$prefix/include/node/common.gypi" ]] && export npm_config_nodedir="$prefix"
 fi
 
-saved=""
-restore() {
-  rm -rf "$root/build"
-  if [[ -n "$saved" ]]; then mv "$saved/build" "$root/build" && rmdir "$saved"; fi
-}
-if [[ -d build ]]; then
-  saved=$(mktemp -d "$root/.build-saved.XXXXXX")
-  mv build "$saved/build"
-fi
-trap restore EXIT
+source scripts/build-aside.sh
 
 rm -rf prebuilds
 npm run --silent prebuildify >/dev/null

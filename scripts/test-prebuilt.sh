@@ -9,16 +9,7 @@ cd "$(dirname "$0")/.."
 root=$PWD
 unset EPOLLKIT_NATIVE PREBUILDS_ONLY
 
-saved=""
-restore() {
-  rm -rf "$root/build"
-  if [[ -n "$saved" ]]; then mv "$saved/build" "$root/build" && rmdir "$saved"; fi
-}
-if [[ -d build ]]; then
-  saved=$(mktemp -d "$root/.build-saved.XXXXXX")
-  mv build "$saved/build"
-fi
-trap restore EXIT
+source scripts/build-aside.sh
 
 bash scripts/prebuild.sh
 [[ -f dist/index.js ]] || npm run --silent build:ts
