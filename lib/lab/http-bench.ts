@@ -18,7 +18,7 @@ import * as path from 'node:path';
 import { packageRoot } from '../binding';
 import { groupedBarChart } from './chart';
 import { freePort, stopServer, waitListening } from './echo-bench';
-import { buildC, median, pinned, processTreeCpuMs } from './tools';
+import { buildC, median, pinned, processTreeCpuMs, quartiles } from './tools';
 
 /** The files served: the issue's two sizes. */
 export const HTTP_FILES = { small: 612, large: 64 * 1024 } as const;
@@ -299,18 +299,31 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
  * interleaved rounds (each pair measured minutes apart), else the ratio of the medians.
  */
 export function cpuRatio(x: HttpBenchRow, ref: HttpBenchRow): number {
-  if (x.perRound && ref.perRound && x.perRound.length === ref.perRound.length && x.perRound.length > 0) {
-    return median(x.perRound.map((v, i) => v / ref.perRound![i]));
-  }
-  return x.requestsPerCpuSec / ref.requestsPerCpuSec;
+  const paired = roundRatios(x, ref);
+  return paired ? median(paired) : x.requestsPerCpuSec / ref.requestsPerCpuSec;
 }
+
+// `x`'s per-round requests per CPU-second over `ref`'s, when both ran the same interleaved rounds.
+function roundRatios(x: HttpBenchRow, ref: HttpBenchRow): number[] | undefined {
+  if (!x.perRound || !ref.perRound || x.perRound.length !== ref.perRound.length || x.perRound.length === 0) return undefined;
+  return x.perRound.map((v, i) => v / ref.perRound![i]);
+}
+
+/** Rounds needed before {@link httpTable} shows how the per-round ratios spread (quartiles of fewer mean little). */
+export const SPREAD_MIN_ROUNDS = 4;
 
 const kib = (bytes: number) => (bytes < 1024 ? `${bytes} B` : `${bytes / 1024} KiB`);
 const fmt = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en') : '–');
 
-/** The rows as a Markdown table, with each server's requests per CPU-second as a ratio to the references. */
+/**
+ * The rows as a Markdown table, with each server's requests per CPU-second as a ratio to the references; then,
+ * when the rounds were enough to tell, a second table with the quartiles of epollkit's per-round ratios. On a
+ * shared host one server's rounds can move by 20% while another's hold, and a median alone hides whether a
+ * ratio of 1.05 is a lead or noise.
+ */
 export function httpTable(rows: HttpBenchRow[]): string {
   const refs = ['uwebsockets.js', 'c-epoll', 'node-net'].filter((r) => rows.some((x) => x.server === r && !x.error));
+  const refOf = (x: HttpBenchRow, r: string) => rows.find((y) => y.server === r && y.file === x.file && !y.error);
   const lines = [
     `| file | server | req/s | p50 ms | p99 ms | server CPU | req per CPU-s |${refs.map((r) => ` ÷ ${r} |`).join('')}`,
     `|---|---|---:|---:|---:|---:|---:|${refs.map(() => '---:|').join('')}`,
@@ -321,12 +334,32 @@ export function httpTable(rows: HttpBenchRow[]): string {
       continue;
     }
     const ratios = refs.map((r) => {
-      const ref = rows.find((y) => y.server === r && y.file === x.file);
-      return ` ${ref && !ref.error ? cpuRatio(x, ref).toFixed(2) : '–'} |`;
+      const ref = refOf(x, r);
+      return ` ${ref ? cpuRatio(x, ref).toFixed(2) : '–'} |`;
     });
     lines.push(
       `| ${kib(x.bytes)} | ${x.server} | ${fmt(x.requestsPerSec)} | ${x.p50Ms.toFixed(2)} | ${x.p99Ms.toFixed(2)} | ${(100 * x.cpuShare).toFixed(0)}% | ${fmt(x.requestsPerCpuSec)} |${ratios.join('')}`,
     );
+  }
+  const spread = rows.filter((x) => x.server.startsWith('epollkit') && !x.error && (x.perRound?.length ?? 0) >= SPREAD_MIN_ROUNDS);
+  if (spread.length > 0 && refs.length > 0) {
+    lines.push(
+      '',
+      `Per-round ratios over ${spread[0].perRound!.length} paired rounds: median (lower–upper quartile).`,
+      '',
+      `| file | server |${refs.map((r) => ` ÷ ${r} |`).join('')}`,
+      `|---|---|${refs.map(() => '---:|').join('')}`,
+    );
+    for (const x of spread) {
+      const cells = refs.map((r) => {
+        const ref = refOf(x, r);
+        const paired = ref && roundRatios(x, ref);
+        if (!paired) return ' – |';
+        const [q1, q3] = quartiles(paired);
+        return ` ${median(paired).toFixed(2)} (${q1.toFixed(2)}–${q3.toFixed(2)}) |`;
+      });
+      lines.push(`| ${kib(x.bytes)} | ${x.server} |${cells.join('')}`);
+    }
   }
   return lines.join('\n');
 }

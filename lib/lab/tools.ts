@@ -98,6 +98,16 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
+/**
+ * The lower and upper quartiles of `values` (Tukey's hinges: the medians of the lower and the upper half, the
+ * middle value left out of both when the count is odd); NaN for none.
+ */
+export function quartiles(values: readonly number[]): [number, number] {
+  const sorted = [...values].sort((a, b) => a - b);
+  const half = sorted.length >> 1;
+  return [median(sorted.slice(0, half)), median(sorted.slice(sorted.length - half))];
+}
+
 /** `pid` and every process below it (children of children too), from the ppid fields of /proc. */
 export function processTree(pid: number): number[] {
   const children = new Map<number, number[]>();

@@ -3,7 +3,8 @@
 // and a ratio between two servers is the median of their per-round ratios.
 import { spawnSync } from 'node:child_process';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cpuRatio, httpTable, runHttpBench, type HttpBenchRow } from '../../lib/lab/http-bench';
+import { cpuRatio, httpTable, runHttpBench, SPREAD_MIN_ROUNDS, type HttpBenchRow } from '../../lib/lab/http-bench';
+import { quartiles } from '../../lib/lab/tools';
 
 const row = (server: string, perRound: number[] | undefined, requestsPerCpuSec: number): HttpBenchRow => ({
   server,
@@ -25,6 +26,27 @@ describe('cpuRatio', () => {
 
   it('falls back to the ratio of medians when the rounds do not pair', () => {
     expect(cpuRatio(row('a', [100, 120], 110), row('b', undefined, 100))).toBeCloseTo(1.1);
+  });
+});
+
+describe('the spread of the per-round ratios', () => {
+  it('quartiles are the medians of the lower and upper halves', () => {
+    expect(quartiles([4, 1, 3, 2])).toEqual([1.5, 3.5]);
+    expect(quartiles([5, 1, 4, 2, 3])).toEqual([1.5, 4.5]); // the middle value (3) is in neither half
+    expect(quartiles([]).every(Number.isNaN)).toBe(true);
+  });
+
+  it('is tabled for epollkit rows once there are enough rounds, with the quartiles of each ratio', () => {
+    const ref = row('node-net', [100, 100, 100, 100, 100], 100);
+    const et = row('epollkit-epoll-et', [100, 140, 110, 130, 120], 120);
+    const table = httpTable([et, ref]);
+    // Ratios 1.0 1.1 1.2 1.3 1.4: median 1.2, quartiles 1.05 and 1.35.
+    expect(table).toContain('Per-round ratios over 5 paired rounds');
+    expect(table).toContain('| 612 B | epollkit-epoll-et | 1.20 (1.05–1.35) |');
+    // The references themselves, and too few rounds, get no spread line.
+    expect(table).not.toMatch(/\| 612 B \| node-net \| 1\.00 \(/);
+    const few = Array.from({ length: SPREAD_MIN_ROUNDS - 1 }, (_, i) => 100 + i);
+    expect(httpTable([row('epollkit-epoll-et', few, 101), row('node-net', few.map(() => 100), 100)])).not.toContain('Per-round ratios');
   });
 });
 
