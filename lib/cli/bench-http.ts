@@ -32,7 +32,7 @@ export function register(program: Command): void {
       listOf(positiveNumber),
     )
     .option('-d, --duration <s>', 'seconds per wrk run (default 5)', positiveNumber)
-    .option('-r, --rounds <n>', 'rounds per file, interleaved across servers (medians reported; a ratio is the median of per-round ratios)', positiveInt, 3)
+    .option('-r, --rounds <n>', 'rounds per file, interleaved across servers, every other one in reverse order (medians reported; a ratio is the median of per-round ratios; from 4 rounds on, their quartiles too)', positiveInt, 3)
     .option('-c, --connections <n>', 'wrk connections (default 50)', positiveInt)
     .option('--out <dir>', 'results folder (default: results/bench-http-<time>)')
     .action(async (_options: unknown, command: Command) => {
