@@ -99,7 +99,8 @@ T* BoundCall(napi_env env, napi_callback_info cbinfo, size_t* argc, napi_value (
 // gets `data` (raw pointers into the arrays, taken once) from napi_get_cb_info instead of reading every
 // array argument again (napi_get_typedarray_info was most of such a call's cost). The function keeps the
 // arrays alive as read-only properties (`names`), so their memory stays where `data` points; `data` is
-// deleted with the function. Returns nullptr (and deletes `data`) if N-API fails.
+// deleted with the function. Returns nullptr if N-API fails: `data` is deleted then, or, once the function
+// exists, by its finalizer.
 template <typename T>
 napi_value NewBoundFunction(napi_env env, const char* name, napi_callback call, T* data, const char* const* names,
                             const napi_value* arrays, size_t count) {

@@ -428,10 +428,7 @@ Napi::Value ReadBlocking(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   BlockingArgs a;
   if (!ArgBlocking(info, &a)) return env.Undefined();
-  const int32_t fd = a.fd;
-  uint8_t* const data = a.data;
-  const size_t len = a.len;
-  const double timeout = a.timeout, deadline = a.deadline;
+  const auto [fd, data, len, timeout, deadline] = a;
   size_t done = 0;
   const char* syscall = kMode == ReadMode::kFull ? "readFull" : "readSome";
   // With a deadline, never block in read(2) itself, whatever O_NONBLOCK says (a blocking fd would
@@ -446,9 +443,7 @@ Napi::Value ReadBlocking(const Napi::CallbackInfo& info) {
       break;  // EOF: the caller sees a short count
     } else if (errno == EAGAIN) {
       int err = WaitFor(fd, POLLIN, deadline);
-      if (err != 0) {
-        return ThrowErrno(env, err, syscall, fd);
-      }
+      if (err != 0) return ThrowErrno(env, err, syscall, fd);
     } else if (errno != EINTR) {
       return ThrowErrno(env, errno, syscall, fd);
     }
@@ -462,10 +457,7 @@ Napi::Value WriteAll(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   BlockingArgs a;
   if (!ArgBlocking(info, &a)) return env.Undefined();
-  const int32_t fd = a.fd;
-  const uint8_t* const data = a.data;
-  const size_t len = a.len;
-  const double timeout = a.timeout, deadline = a.deadline;
+  const auto [fd, data, len, timeout, deadline] = a;
   size_t done = 0;
   bool is_socket = true;
   // With a deadline on a blocking fd, send(2)/write(2) must not block either: MSG_DONTWAIT on sockets;
@@ -482,9 +474,7 @@ Napi::Value WriteAll(const Napi::CallbackInfo& info) {
       is_socket = false;
     } else if (errno == EAGAIN) {
       int err = WaitFor(fd, POLLOUT, deadline);
-      if (err != 0) {
-        return ThrowErrno(env, err, "writeAll", fd);
-      }
+      if (err != 0) return ThrowErrno(env, err, "writeAll", fd);
     } else if (errno != EINTR) {
       return ThrowErrno(env, errno, "writeAll", fd);
     }
