@@ -324,10 +324,10 @@ const fmt = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('e
 export function httpTable(rows: HttpBenchRow[]): string {
   const refs = ['uwebsockets.js', 'c-epoll', 'node-net'].filter((r) => rows.some((x) => x.server === r && !x.error));
   const refOf = (x: HttpBenchRow, r: string) => rows.find((y) => y.server === r && y.file === x.file && !y.error);
-  const lines = [
-    `| file | server | req/s | p50 ms | p99 ms | server CPU | req per CPU-s |${refs.map((r) => ` ÷ ${r} |`).join('')}`,
-    `|---|---|---:|---:|---:|---:|---:|${refs.map(() => '---:|').join('')}`,
-  ];
+  // The ratio columns' heads and rule, which both tables end with.
+  const refHeads = refs.map((r) => ` ÷ ${r} |`).join('');
+  const refRule = refs.map(() => '---:|').join('');
+  const lines = [`| file | server | req/s | p50 ms | p99 ms | server CPU | req per CPU-s |${refHeads}`, `|---|---|---:|---:|---:|---:|---:|${refRule}`];
   for (const x of rows) {
     if (x.error) {
       lines.push(`| ${kib(x.bytes)} | ${x.server} | not run: ${x.error} |||||${refs.map(() => '|').join('')}`);
@@ -347,8 +347,8 @@ export function httpTable(rows: HttpBenchRow[]): string {
       '',
       `Per-round ratios over ${spread[0].perRound!.length} paired rounds: median (lower–upper quartile).`,
       '',
-      `| file | server |${refs.map((r) => ` ÷ ${r} |`).join('')}`,
-      `|---|---|${refs.map(() => '---:|').join('')}`,
+      `| file | server |${refHeads}`,
+      `|---|---|${refRule}`,
     );
     for (const x of spread) {
       const cells = refs.map((r) => {
